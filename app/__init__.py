@@ -1,0 +1,1 @@
+"""DACL Monitor: app package."""

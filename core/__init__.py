@@ -1,0 +1,1 @@
+"""DACL Monitor: core package."""
