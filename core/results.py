@@ -1,0 +1,40 @@
+"""What the real-time scheduler publishes: one result per window, and per-stream status changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CLASS_CODES = ("N", "A", "O", "~")
+CLASS_NAMES = ("Normal", "AF", "Other", "Noisy")
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """The model's output for one window of one stream, with its timing."""
+
+    stream_id: int
+    end_index: int  # model-rate sample index one past the window's last sample
+    arrival_time: float  # time.monotonic() when the window's last sample arrived
+    done_time: float  # time.monotonic() when this result was published
+    probs: np.ndarray  # (4,) in CLASS_CODES order
+    embedding: np.ndarray  # (D,)
+    trajectory: np.ndarray  # (2,) point in the bundle's 2-D projection
+    heart_rate: float  # beats per minute over the window; nan when no beats were found
+    flags: frozenset[str] = field(default_factory=frozenset)  # input quality: "nan_filled", "flat", ...
+
+    @property
+    def latency_ms(self) -> float:
+        """Wall time from the arrival of the window's last sample to publication, in ms."""
+        return (self.done_time - self.arrival_time) * 1e3
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """A change in a stream's state that subscribers must see: connected, stalled, fault, ended."""
+
+    stream_id: int
+    state: str  # "running" | "stalled" | "fault" | "ended"
+    message: str = ""
+    dropped_windows: int = 0
