@@ -1,0 +1,156 @@
+"""Rhythm episodes from per-window class probabilities, and the event log (CSV and WFDB annotations).
+
+An episode of a rhythm (AF by default) starts when its probability stays at or above `on` for `k_on`
+consecutive windows and ends when it stays below `off` for `k_off` windows. Two thresholds (on > off)
+and run lengths give hysteresis, so a probability hovering near one threshold does not chatter.
+An event's `sample` is the end index of the first window of the run that confirmed it (the earliest
+the change was seen); `detected_sample` is the end index of the window that confirmed it.
+
+The WFDB annotation file uses rhythm annotations as MIT-BIH does: symbol '+' with aux_note '(AFIB'
+at an episode's start and '(N' at its end (plus '(N' where the stream's first window ended, so a
+reader knows the rhythm before the first episode).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from core.results import CLASS_CODES, WindowResult
+
+log = logging.getLogger(__name__)
+
+RHYTHM_AUX = {"A": "(AFIB", "N": "(N", "O": "(O", "~": "(NOISE"}  # WFDB rhythm aux_note per class code
+BASELINE_AUX = "(N"  # the rhythm written where no episode is running
+
+
+@dataclass(frozen=True)
+class RhythmEvent:
+    """Start or end of one rhythm episode on one stream."""
+
+    stream_id: int
+    kind: str  # "start" | "end"
+    rhythm: str  # class code, e.g. "A"
+    sample: int  # model-rate end index of the first window of the confirming run
+    detected_sample: int  # model-rate end index of the window that confirmed the change
+    probability: float  # the rhythm's probability in the confirming window
+    time: float  # time.monotonic() at detection (0.0 when fed offline)
+
+
+class EpisodeDetector:
+    """Hysteresis detector of one rhythm's episodes on one stream's sequence of class probabilities."""
+
+    def __init__(
+        self, rhythm: str = "A", on: float = 0.6, off: float = 0.4, k_on: int = 3, k_off: int = 3
+    ) -> None:
+        if rhythm not in CLASS_CODES:
+            raise ValueError(f"rhythm must be one of {CLASS_CODES}; {rhythm!r} is invalid.")
+        if not 0.0 <= off <= on <= 1.0:
+            raise ValueError(f"thresholds need 0 <= off <= on <= 1; off={off!r}, on={on!r} is invalid.")
+        if k_on < 1 or k_off < 1:
+            raise ValueError(f"k_on and k_off must be at least 1; k_on={k_on!r}, k_off={k_off!r} is invalid.")
+        self.rhythm, self.on, self.off, self.k_on, self.k_off = rhythm, on, off, k_on, k_off
+        self._column = CLASS_CODES.index(rhythm)
+        self.active = False
+        self._run = 0  # consecutive windows pointing towards a change of state
+        self._run_start = 0  # end index of the first window of that run
+
+    def update(
+        self, stream_id: int, probs: np.ndarray, end_index: int, time: float = 0.0
+    ) -> RhythmEvent | None:
+        """Feed one window's probabilities; return the start/end event it confirms, if any."""
+        p = float(np.asarray(probs)[self._column])
+        toward_change = p < self.off if self.active else p >= self.on
+        if not toward_change:
+            self._run = 0
+            return None
+        if self._run == 0:
+            self._run_start = int(end_index)
+        self._run += 1
+        if self._run < (self.k_off if self.active else self.k_on):
+            return None
+        self.active = not self.active
+        self._run = 0
+        kind = "start" if self.active else "end"
+        return RhythmEvent(stream_id, kind, self.rhythm, self._run_start, int(end_index), p, time)
+
+
+class EventLog:
+    """Subscriber that runs one EpisodeDetector per stream and keeps every event; thread-safe.
+
+    Call it with each WindowResult (it is a scheduler subscriber); read `events` at any time.
+    """
+
+    def __init__(self, rhythm: str = "A", on: float = 0.6, off: float = 0.4, k_on: int = 3, k_off: int = 3):
+        EpisodeDetector(rhythm, on, off, k_on, k_off)  # validate the settings once, here
+        self._settings = (rhythm, on, off, k_on, k_off)
+        self._detectors: dict[int, EpisodeDetector] = {}
+        self._first_end: dict[int, int] = {}
+        self._events: list[RhythmEvent] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, result: WindowResult) -> RhythmEvent | None:
+        """Feed one result; return the event it produced, if any."""
+        with self._lock:
+            detector = self._detectors.get(result.stream_id)
+            if detector is None:
+                detector = self._detectors[result.stream_id] = EpisodeDetector(*self._settings)
+                self._first_end[result.stream_id] = result.end_index
+            event = detector.update(result.stream_id, result.probs, result.end_index, result.done_time)
+            if event is not None:
+                self._events.append(event)
+                log.info("stream %d: %s episode %s at sample %d", event.stream_id, event.rhythm,
+                         event.kind, event.sample)
+            return event
+
+    @property
+    def events(self) -> list[RhythmEvent]:
+        """A copy of all events so far, in the order they were detected."""
+        with self._lock:
+            return list(self._events)
+
+    def stream_events(self, stream_id: int) -> list[RhythmEvent]:
+        """Events of one stream, in order."""
+        return [e for e in self.events if e.stream_id == stream_id]
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write every event as one CSV row (columns: RhythmEvent's fields)."""
+        path = Path(path)
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=[fl.name for fl in fields(RhythmEvent)])
+            writer.writeheader()
+            for event in self.events:
+                writer.writerow(asdict(event))
+        return path
+
+    def to_wrann(self, record_name: str, stream_id: int, fs: float, write_dir: str | Path,
+                 extension: str = "rhy") -> Path:
+        """Write one stream's episodes as a WFDB rhythm annotation file `<record_name>.<extension>`."""
+        with self._lock:
+            first = self._first_end.get(stream_id)
+        if first is None:
+            raise ValueError(f"stream {stream_id} has no results yet; nothing to write for {record_name!r}.")
+        return write_rhythm_annotations(self.stream_events(stream_id), record_name, fs, write_dir,
+                                        extension, baseline_sample=first)
+
+
+def write_rhythm_annotations(events: Iterable[RhythmEvent], record_name: str, fs: float,
+                             write_dir: str | Path, extension: str = "rhy", baseline_sample: int = 0) -> Path:
+    """Write events as WFDB rhythm annotations ('+' with aux_note '(AFIB' / '(N'); rdann reads them back."""
+    import wfdb  # imported here so GPU benchmark machines without wfdb can still import this module
+
+    samples, notes = [int(baseline_sample)], [BASELINE_AUX]
+    for event in events:
+        samples.append(max(event.sample, samples[-1]))  # WFDB needs non-decreasing sample numbers
+        notes.append(RHYTHM_AUX[event.rhythm] if event.kind == "start" else BASELINE_AUX)
+    write_dir = Path(write_dir)
+    write_dir.mkdir(parents=True, exist_ok=True)
+    wfdb.wrann(record_name, extension, np.array(samples, dtype=np.int64), symbol=["+"] * len(samples),
+               aux_note=notes, fs=fs, write_dir=str(write_dir))
+    return write_dir / f"{record_name}.{extension}"
