@@ -55,17 +55,17 @@ log = logging.getLogger(__name__)
 
 
 class Source(Protocol):
-    """What the scheduler needs of a source (core.sources' base class provides it)."""
+    """What the scheduler needs of a source: core.sources.Source (WfdbReplaySource, LslInletSource)."""
 
-    fs: float  # the source's sampling rate, Hz
+    fs: float  # the source's sampling rate, Hz (known after connect())
     name: str
 
     def connect(self) -> None:
         """Open the source (called once, from the acquisition thread)."""
         ...
 
-    def read(self) -> np.ndarray | None:
-        """Samples (n,) in mV that arrived since the last call, without blocking; None once ended."""
+    def read(self, timeout: float | None = None) -> np.ndarray | None:
+        """Samples (n,) in mV ready now (timeout=0 never blocks); None once the stream has ended."""
         ...
 
     def close(self) -> None:
@@ -96,6 +96,7 @@ class SchedulerConfig:
     ring_seconds: float = 30.0  # per-stream ring buffer of the model-rate signal (≥ one window)
     poll_interval_ms: float = 20.0  # acquisition tick
     stall_after_s: float = 5.0  # a running source with no samples for this long is "stalled"
+    max_reads_per_tick: int = 64  # chunks taken from one source per tick (bounds a flat-out replay)
     heart_rate: bool = True  # compute heart rate per window (batched R-peak detector)
     latency_history: int = 2000  # results kept for the running latency / windows-per-second statistics
 
@@ -189,20 +190,47 @@ class StreamInfo:
 class _Stream:
     """Acquisition-side state of one stream: source, preprocessing, ring, windowing, pending windows."""
 
-    def __init__(self, stream_id: int, source: Source, name: str, config: SchedulerConfig) -> None:
+    def __init__(self, stream_id: int, source: Source, name: str, config: SchedulerConfig, start_at: float):
         self.source = source
         self.config = config
-        self.preprocessor = Preprocessor(source.fs, config.fs)
+        self.preprocessor: Preprocessor | None = None  # made at connect, when the source's fs is known
         ring = RingBuffer(round(config.ring_seconds * config.fs), dtype=np.float64)
         self.info = StreamInfo(stream_id, name, float(source.fs), ring)
         self.windower = Windower(ring, stream_id, config.window, config.hop)
         self.pending: deque[PendingWindow] = deque()
+        self.start_at = start_at  # time.monotonic() before which the source is not connected
         self.last_data = time.monotonic()
         self.last_drop_report = 0.0
         self.connected = False
 
+    def connect(self) -> None:
+        """Open the source and set up preprocessing from its sampling rate."""
+        self.source.connect()
+        self.connected = True
+        self.info.fs = float(self.source.fs)
+        self.preprocessor = Preprocessor(self.info.fs, self.config.fs)
+        self.last_data = time.monotonic()
+
+    def read(self) -> tuple[np.ndarray | None, float]:
+        """Everything the source has ready now (None once it ended), and the time it was read."""
+        chunks = []
+        for _ in range(self.config.max_reads_per_tick):
+            chunk = self.source.read(0)
+            if chunk is None:
+                if not chunks:
+                    return None, time.monotonic()
+                break
+            if len(chunk) == 0:
+                break
+            chunks.append(chunk)
+        now = time.monotonic()
+        if len(chunks) == 1:
+            return chunks[0], now
+        return (np.concatenate(chunks) if chunks else np.empty(0)), now
+
     def ingest(self, chunk: np.ndarray, now: float) -> list[PendingWindow]:
         """Preprocess a chunk, append it to the ring and return the windows it completed."""
+        assert self.preprocessor is not None, "ingest() before connect()"
         samples, flags = self.preprocessor.process(chunk)
         self.info.ring.write(samples, flags)
         sid = self.info.stream_id
@@ -235,12 +263,18 @@ class Scheduler:
         self._threads: list[threading.Thread] = []
 
     # ----- streams -------------------------------------------------------------------------------------
-    def add_stream(self, source: Source, name: str | None = None) -> int:
-        """Register a source (any core.sources source); return its stream id. Works while running."""
+    def add_stream(self, source: Source, name: str | None = None, start_delay_s: float = 0.0) -> int:
+        """Register a source (any core.sources source); return its stream id. Works while running.
+
+        The source is connected from the acquisition thread, `start_delay_s` after this call at the
+        earliest (so a ward's streams can be staggered, as real beds are, instead of all in phase).
+        """
         with self._cond:
             sid = self._next_id
             self._next_id += 1
-        stream = _Stream(sid, source, name or getattr(source, "name", f"stream {sid}"), self.config)
+        start_at = time.monotonic() + max(0.0, start_delay_s)
+        label = name or getattr(source, "name", "") or f"stream {sid}"
+        stream = _Stream(sid, source, label, self.config, start_at)
         with self._cond:
             self._streams[sid] = stream
         self._publish_status(stream)
@@ -374,15 +408,18 @@ class Scheduler:
         """Read what one source has ready, preprocess it, window it and queue the windows."""
         try:
             if not stream.connected:
-                stream.source.connect()
-                stream.connected = True
-            chunk = stream.source.read()
-            now = time.monotonic()
+                if time.monotonic() < stream.start_at:
+                    return
+                stream.connect()
+            chunk, now = stream.read()
             if chunk is None:
                 self._set_state(stream, "ended", "the source has no more samples")
                 return
             if len(chunk) == 0:
-                if stream.info.state == "running" and now - stream.last_data > self.config.stall_after_s:
+                source_state = getattr(stream.source, "state", "running")
+                if stream.info.state == "running" and source_state == "stalled":
+                    self._set_state(stream, "stalled", getattr(stream.source, "message", "") or "no samples")
+                elif stream.info.state == "running" and now - stream.last_data > self.config.stall_after_s:
                     self._set_state(stream, "stalled", f"no samples for {self.config.stall_after_s:g} s")
                 return
             stream.last_data = now
