@@ -1,0 +1,146 @@
+"""What a valid bundle manifest contains, checked field by field with errors that name the field.
+
+Kept apart from bundle.py (which exports graphs) so the checks read as one list of rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1
+CLASSES = (("N", "Normal"), ("A", "AF"), ("O", "Other"), ("~", "Noisy"))  # order of the `probs` columns
+GRAPHS = {  # graph -> output names, in the order the exported module returns them
+    "scattering": ("scattering", "features"),
+    "encoder": ("probs", "embedding", "trajectory"),
+}
+GRAPH_INPUTS = {"scattering": "window", "encoder": "features"}
+REQUIRED = ("format_version", "fs", "window", "hop", "classes", "preprocessing", "scattering", "graphs",
+            "projection", "reference_cloud", "metrics", "config", "data_hash", "files")
+NORMALIZATIONS = ("zscore_per_window",)
+
+
+class BundleError(ValueError):
+    """A bundle is missing, malformed, or does not match its recorded contract or hashes."""
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_preprocessing(fs: int = 300) -> dict[str, Any]:
+    """The project's normalisation contract (core.preprocess) as data: what a window must be before the graph.
+
+    Chosen lead in mV -> resampled to ``fs`` -> band-pass 0.5-40 Hz -> per window
+    (w - mean(w)) / max(std(w), 0.01 mV), float32.
+    """
+    return {"fs": fs, "units": "mV", "bandpass_hz": [0.5, 40.0],
+            "normalization": {"kind": "zscore_per_window", "std_floor_mv": 0.01}, "dtype": "float32"}
+
+
+def _need(mapping: dict, key: str, where: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise BundleError(f"manifest.json is missing required field '{where}{key}'")
+    return mapping[key]
+
+
+def _check_preprocessing(pre: dict, fs: int) -> None:
+    where = "preprocessing."
+    if _need(pre, "fs", where) != fs:
+        raise BundleError(f"preprocessing.fs={pre['fs']} disagrees with the model rate fs={fs}")
+    low, high = _need(pre, "bandpass_hz", where)
+    if not 0 < low < high < fs / 2:
+        raise BundleError(f"preprocessing.bandpass_hz={[low, high]} is not a band inside (0, {fs / 2}) Hz")
+    norm = _need(pre, "normalization", where)
+    if _need(norm, "kind", where + "normalization.") not in NORMALIZATIONS:
+        raise BundleError(f"preprocessing.normalization.kind={norm['kind']!r} unknown; "
+                          f"known: {NORMALIZATIONS}")
+    if not _need(norm, "std_floor_mv", where + "normalization.") > 0:
+        raise BundleError(f"preprocessing.normalization.std_floor_mv={norm['std_floor_mv']} must be > 0")
+    if _need(pre, "dtype", where) != "float32":
+        raise BundleError(f"preprocessing.dtype={pre['dtype']!r}; the graphs take float32")
+    _need(pre, "units", where)
+
+
+def _check_graphs(graphs: dict, window: int) -> int:
+    """Check names and shapes of both graphs; return the embedding width D."""
+    for graph, outputs in GRAPHS.items():
+        spec = _need(graphs, graph, "graphs.")
+        for key in ("onnx", "program", "inputs", "outputs"):
+            _need(spec, key, f"graphs.{graph}.")
+        if list(spec["inputs"]) != [GRAPH_INPUTS[graph]]:
+            raise BundleError(f"graphs.{graph}.inputs is {list(spec['inputs'])}, expected "
+                              f"[{GRAPH_INPUTS[graph]!r}]")
+        if list(spec["outputs"]) != list(outputs):
+            raise BundleError(f"graphs.{graph}.outputs is {list(spec['outputs'])}, expected {list(outputs)}")
+        for name, shape in {**spec["inputs"], **spec["outputs"]}.items():
+            if not shape or shape[0] != "batch" or not all(isinstance(d, int) and d > 0 for d in shape[1:]):
+                raise BundleError(f"graphs.{graph} tensor {name!r} has shape {shape}; expected "
+                                  "['batch', positive sizes...]")
+    if graphs["scattering"]["inputs"]["window"] != ["batch", window]:
+        raise BundleError(f"graphs.scattering input 'window' is {graphs['scattering']['inputs']['window']}, "
+                          f"expected ['batch', {window}]")
+    features = graphs["scattering"]["outputs"]["features"]
+    if graphs["encoder"]["inputs"]["features"] != features:
+        raise BundleError(f"graphs.encoder input 'features' {graphs['encoder']['inputs']['features']} does "
+                          f"not match the scattering output {features}")
+    out = graphs["encoder"]["outputs"]
+    if (out["probs"] != ["batch", len(CLASSES)] or out["trajectory"] != ["batch", 2]
+            or len(out["embedding"]) != 2):
+        raise BundleError(f"graphs.encoder outputs {out}: expected probs ['batch', 4], embedding "
+                          "['batch', D], trajectory ['batch', 2]")
+    return out["embedding"][1]
+
+
+def _check_files(manifest: dict, root: Path, check_hashes: bool) -> None:
+    files = manifest["files"]
+    needed = [manifest["graphs"][g][k] for g in GRAPHS for k in ("onnx", "program")]
+    needed.append(_need(manifest["reference_cloud"], "file", "reference_cloud."))
+    if "demo_windows" in manifest:
+        needed.append(_need(manifest["demo_windows"], "file", "demo_windows."))
+    for name in needed:
+        if name not in files:
+            raise BundleError(f"manifest.json files has no SHA-256 for {name!r}")
+    for name, expected in files.items():
+        path = root / name
+        if not path.is_file():
+            raise BundleError(f"{name}: listed in manifest.json but missing from {root}")
+        if check_hashes and (got := file_sha256(path)) != expected:
+            raise BundleError(f"{name}: SHA-256 mismatch (expected {expected[:12]}..., got {got[:12]}...); "
+                              "the file changed after the bundle was written - re-export or restore it")
+
+
+def validate_manifest(manifest: dict, root: Path, *, check_hashes: bool = True) -> None:
+    """Raise BundleError naming the first missing or inconsistent field, or the first changed file."""
+    for key in REQUIRED:
+        _need(manifest, key, "")
+    if manifest["format_version"] != FORMAT_VERSION:
+        raise BundleError(f"format_version {manifest['format_version']!r} is not supported "
+                          f"(this build reads {FORMAT_VERSION}); re-export the bundle")
+    fs, window, hop = manifest["fs"], manifest["window"], manifest["hop"]
+    if not (isinstance(window, int) and isinstance(hop, int) and 0 < hop <= window):
+        raise BundleError(f"window={window!r}, hop={hop!r}: need integers with 0 < hop <= window")
+    codes = [c.get("code") for c in manifest["classes"]]
+    if codes != [c for c, _ in CLASSES]:
+        raise BundleError(f"classes {codes} differ from the contract {[c for c, _ in CLASSES]} (probs order)")
+    _check_preprocessing(manifest["preprocessing"], fs)
+    scat = manifest["scattering"]
+    for key in ("fs", "window", "J", "Q", "T", "max_order"):
+        _need(scat, key, "scattering.")
+    if scat["fs"] != fs or scat["window"] != window:
+        raise BundleError(f"scattering fs/window {scat['fs']}/{scat['window']} disagree with {fs}/{window}")
+    if len(scat["Q"]) != 2:
+        raise BundleError(f"scattering.Q={scat['Q']} must be [q1, q2]")
+    dim = _check_graphs(manifest["graphs"], window)
+    proj = manifest["projection"]
+    shape = [len(_need(proj, "matrix", "projection.")), len(proj["matrix"][0]) if proj["matrix"] else 0]
+    if shape != [dim, 2] or len(_need(proj, "offset", "projection.")) != 2:
+        raise BundleError(f"projection.matrix is {shape} and offset has {len(proj['offset'])} values; "
+                          f"expected [{dim}, 2] and 2")
+    _check_files(manifest, root, check_hashes)
