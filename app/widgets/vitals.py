@@ -1,0 +1,99 @@
+"""Heart rate, the current rhythm, the AF alarm banner and the event list of one stream."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from app import theme
+
+RHYTHM_TEXT = ("Sinus rhythm", "Atrial fibrillation", "Other rhythm", "Noisy signal")
+
+
+class VitalsPanel(QtWidgets.QFrame):
+    """The numbers a clinician reads first: a large heart rate and the current rhythm label."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("panel")
+        layout = QtWidgets.QGridLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        title = QtWidgets.QLabel("HR")
+        title.setObjectName("title")
+        unit = QtWidgets.QLabel("bpm")
+        unit.setStyleSheet(f"color: {theme.HR_GREEN}; font-size: 14px;")
+        self.hr_label = QtWidgets.QLabel("--")
+        self.hr_label.setStyleSheet(f"color: {theme.HR_GREEN}; font-size: 72px; font-weight: bold;")
+        self.hr_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        self.rhythm_label = QtWidgets.QLabel("waiting for the first window")
+        self.rhythm_label.setStyleSheet(f"color: {theme.TEXT_DIM}; font-size: 17px; font-weight: bold;")
+        self.rhythm_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
+        layout.addWidget(title, 0, 0, QtCore.Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(unit, 0, 1, QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignRight)
+        layout.addWidget(self.hr_label, 1, 0, 1, 2)
+        layout.addWidget(self.rhythm_label, 2, 0, 1, 2)
+        self.detail_label = QtWidgets.QLabel("")
+        self.detail_label.setStyleSheet(f"color: {theme.TEXT_DIM}; font-size: 12px;")
+        self.detail_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
+        layout.addWidget(self.detail_label, 3, 0, 1, 2)
+
+    def set_heart_rate(self, bpm: float) -> None:
+        """Show the heart rate in beats per minute; NaN (no beats found) shows dashes."""
+        self.hr_label.setText("--" if bpm is None or not math.isfinite(bpm) else f"{bpm:.0f}")
+
+    def set_detail(self, text: str) -> None:
+        """A small line under the rhythm (source time, window count)."""
+        self.detail_label.setText(text)
+
+    def set_rhythm(self, cls: int | None, prob: float = float("nan")) -> None:
+        """Show the leading class as a rhythm name in its colour, with its probability."""
+        if cls is None:
+            self.rhythm_label.setText("waiting for the first window")
+            self.rhythm_label.setStyleSheet(f"color: {theme.TEXT_DIM}; font-size: 17px; font-weight: bold;")
+            return
+        self.rhythm_label.setText(f"{RHYTHM_TEXT[cls]}  {100 * prob:.0f}%")
+        self.rhythm_label.setStyleSheet(
+            f"color: {theme.CLASS_COLORS[cls]}; font-size: 17px; font-weight: bold;")
+
+
+class AlarmBanner(QtWidgets.QLabel):
+    """A red banner raised when an AF episode starts; a click acknowledges (hides) it."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.setStyleSheet(f"background: {theme.ALARM_RED}; color: white; font-size: 20px; font-weight: bold;"
+                           " padding: 6px; border-radius: 4px;")
+        self.setToolTip("Click to acknowledge")
+        self.hide()
+
+    def raise_alarm(self, text: str) -> None:
+        """Show the banner with `text`."""
+        self.setText(text)
+        self.show()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Acknowledge: hide until the next episode starts."""
+        self.hide()
+
+
+class EventList(QtWidgets.QListWidget):
+    """Rhythm events, newest first, with the stream time they happened at."""
+
+    MAX_ITEMS = 500
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def add_event(self, text: str, cls: int | None = None) -> None:
+        """Prepend an event line, coloured by its class when given."""
+        item = QtWidgets.QListWidgetItem(text)
+        if cls is not None:
+            item.setForeground(QtGui.QColor(theme.CLASS_COLORS[cls]))
+        self.insertItem(0, item)
+        while self.count() > self.MAX_ITEMS:
+            self.takeItem(self.count() - 1)
+
