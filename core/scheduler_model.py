@@ -1,0 +1,58 @@
+"""The scheduler's view of a model bundle: an engines Pipeline (scattering → encoder) as an InferenceModel.
+
+`load_model(bundle, engine)` loads and validates the bundle, builds the scattering and encoder engines
+of the named backend from the engines registry ("auto" picks the best available one), and warms them up
+so the first real window does not pay for session start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class PipelineModel:
+    """Normalised windows (B, W) float32 through an engines Pipeline (a core.scheduler.InferenceModel)."""
+
+    def __init__(self, pipeline, bundle) -> None:  # engines.base.Pipeline, engines.bundle.Bundle
+        self.pipeline = pipeline
+        self.bundle = bundle
+        self.fs = float(bundle.fs)
+        self.window = int(bundle.window)
+        self.hop = int(bundle.hop)
+        info = pipeline.info()
+        self.backend = f"{info['name']} ({info['device']}, {info['precision']})"
+
+    def infer(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return probs (B, 4), embedding (B, D), trajectory (B, 2)."""
+        out = self.pipeline.run(windows)
+        return out["probs"], out["embedding"], out["trajectory"]
+
+    def warm_up(self, batch_sizes: tuple[int, ...] = (1, 8)) -> None:
+        """Run a few batches of noise so sessions, kernels and allocators are ready before real data."""
+        rng = np.random.default_rng(0)
+        for n in batch_sizes:
+            self.infer(rng.standard_normal((n, self.window)).astype(np.float32))
+
+    def close(self) -> None:
+        """Release the engines' resources."""
+        self.pipeline.close()
+
+
+def load_model(bundle_path: str | Path, engine: str = "auto", max_batch: int = 64,
+               warm_up: bool = True) -> PipelineModel:
+    """Load a bundle and build its pipeline on the named backend (see engines.registry); warm it up."""
+    from engines.bundle import load_bundle
+    from engines.registry import create_pipeline
+
+    bundle = load_bundle(bundle_path)
+    pipeline = create_pipeline(bundle, engine, max_batch=max_batch)
+    model = PipelineModel(pipeline, bundle)
+    if warm_up:
+        model.warm_up()
+    log.info("model %s on %s", bundle_path, model.backend)
+    return model

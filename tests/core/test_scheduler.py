@@ -1,0 +1,180 @@
+"""The scheduler: streaming equals offline, no drops under moderate load, counted drops under overload,
+errors surface as fault states (and re-raise in strict mode)."""
+
+import time
+
+import numpy as np
+import pytest
+
+from core.heart_rate import HeartRateEstimator
+from core.preprocess import normalize_window, preprocess_record
+from core.records import open_record
+from core.scheduler import Scheduler, SchedulerConfig
+from core.scheduler_model import PipelineModel
+from core.sources import WfdbReplaySource
+from core.windowing import offline_windows
+from tests.core.test_scheduler_support import CINC, MITBIH_100, bundle_path, need_data
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    from engines.backend_onnxruntime import onnxruntime_pipeline
+    from engines.bundle import load_bundle
+
+    bundle = load_bundle(bundle_path(tmp_path_factory.getbasetemp()))
+    return PipelineModel(onnxruntime_pipeline(bundle, threads=1), bundle)
+
+
+def run_until(scheduler, done, timeout=30.0):
+    """Run the scheduler until done() or timeout; stop it (re-raising in strict mode)."""
+    scheduler.start()
+    t0 = time.monotonic()
+    try:
+        while not done() and time.monotonic() - t0 < timeout:
+            time.sleep(0.02)
+    finally:
+        scheduler.stop()
+
+
+def drained(scheduler):
+    return lambda: all(s.state == "ended" for s in scheduler.streams()) and scheduler.pending() == 0
+
+
+@pytest.mark.parametrize(("record", "seconds"), [(CINC / "A00001", None), (MITBIH_100, 40.0)])
+def test_streaming_equals_offline(model, record, seconds):
+    need_data(record)
+    rec = open_record(record)
+    config = SchedulerConfig(pending_per_stream=10_000, max_batch=16)
+    scheduler = Scheduler(model, config, strict=True)
+    results = scheduler.result_queue(maxsize=100_000)
+    sid = scheduler.add_stream(WfdbReplaySource(rec, chunk=37, speed=None, limit_s=seconds))
+    run_until(scheduler, drained(scheduler))
+    got = results.get_all()
+
+    signal = rec.signal if seconds is None else rec.signal[: round(seconds * rec.fs)]
+    offline, flags = preprocess_record(signal, rec.fs)
+    windows = offline_windows(offline, flags, dtype=np.float64)
+    raw = np.stack([w.samples for w in windows])
+    probs, embedding, trajectory = model.infer(normalize_window(raw))
+
+    assert len(windows) >= 5
+    assert [r.end_index for r in got] == [w.end for w in windows]
+    assert all(r.stream_id == sid for r in got)
+    np.testing.assert_allclose(np.stack([r.probs for r in got]), probs, atol=1e-5)
+    np.testing.assert_allclose(np.stack([r.embedding for r in got]), embedding, atol=1e-4, rtol=1e-5)
+    np.testing.assert_allclose(np.stack([r.trajectory for r in got]), trajectory, atol=1e-4, rtol=1e-5)
+    np.testing.assert_allclose([r.heart_rate for r in got], HeartRateEstimator(300).rates(raw), atol=1e-9)
+    # the ring the GUI draws holds the same model-rate signal, and the stream reports its source's rate
+    info = scheduler.stream(sid)
+    start, tail = info.ring.latest(3000)
+    np.testing.assert_allclose(tail, offline[start : start + tail.size], atol=1e-9)
+    assert info.fs == rec.fs and info.state == "ended" and info.dropped == 0
+
+
+def test_no_drops_under_moderate_load(model):
+    need_data(CINC)
+    scheduler = Scheduler(model, SchedulerConfig())
+    results = scheduler.result_queue(maxsize=100_000)
+    names = ["A00001", "A00002", "A00003", "A00004"]
+    for i, name in enumerate(names * 2):  # 8 streams at x5: 40 windows/s of real ECG
+        scheduler.add_stream(WfdbReplaySource(CINC / name, speed=5.0, limit_s=30), start_delay_s=0.025 * i)
+    run_until(scheduler, drained(scheduler), timeout=20)
+    got = results.get_all()
+    stats = scheduler.stats()
+    assert stats.dropped == 0 and stats.faults == 0
+    per_stream = {s.stream_id: s.windows for s in scheduler.streams()}
+    expected = {sid: (round(30 * 300) - 2048) // 300 + 1 for sid in per_stream}  # minus the filter's tail
+    assert all(expected[sid] - 1 <= n <= expected[sid] for sid, n in per_stream.items()), per_stream
+    assert len(got) == sum(per_stream.values())
+    assert stats.latency_ms["p99"] < 1000
+
+
+def test_overload_drops_oldest_and_acquisition_continues(model):
+    need_data(MITBIH_100)
+    rec = open_record(MITBIH_100)
+    config = SchedulerConfig(pending_per_stream=2, max_batch=8)
+    scheduler = Scheduler(model, config)
+    statuses = scheduler.status_queue()
+    results = scheduler.result_queue(maxsize=100_000)
+    ids = [scheduler.add_stream(WfdbReplaySource(rec, speed=300.0, limit_s=120)) for _ in range(3)]
+    run_until(scheduler, drained(scheduler), timeout=30)
+
+    produced = (round(120 * 300) - 2048) // 300  # windows each stream's 120 s yields, give or take one
+    got = results.get_all()
+    for sid in ids:
+        info = scheduler.stream(sid)
+        assert info.state == "ended"
+        assert info.ring.total >= 120 * 300 - 100  # every sample was acquired: acquisition never waited
+        assert info.dropped > 0
+        assert produced - 1 <= info.windows + info.dropped <= produced + 1
+        ends = [r.end_index for r in got if r.stream_id == sid]
+        assert len(ends) == info.windows
+        # what was kept is in order, and the newest window is never the one dropped
+        assert ends == sorted(ends) and ends[-1] == 2048 + 300 * (info.windows + info.dropped - 1)
+    assert scheduler.stats().dropped == sum(scheduler.stream(s).dropped for s in ids)
+    reported = [s for s in statuses.get_all() if s.dropped_windows > 0]
+    assert reported and "dropping" in reported[0].message
+
+
+def test_inference_error_faults_the_stream_and_strict_mode_reraises(model):
+    need_data(CINC)
+    from engines.base import EngineError
+
+    bad = SchedulerConfig(window=1024)  # the model takes 2048-sample windows: the engine refuses these
+    scheduler = Scheduler(model, bad)
+    statuses = scheduler.status_queue()
+    sid = scheduler.add_stream(WfdbReplaySource(CINC / "A00001", speed=None, limit_s=10))
+    run_until(scheduler, lambda: scheduler.stream(sid).state == "fault", timeout=10)
+    info = scheduler.stream(sid)
+    assert info.state == "fault" and isinstance(info.error, EngineError)
+    assert "inference error" in info.message and "2048" in info.message
+    assert any(s.state == "fault" and s.stream_id == sid for s in statuses.get_all())
+
+    strict = Scheduler(model, bad, strict=True)
+    strict.add_stream(WfdbReplaySource(CINC / "A00001", speed=None, limit_s=10))
+    with pytest.raises(EngineError, match="must have shape"):
+        run_until(strict, lambda: not strict.running, timeout=10)
+
+
+def test_a_closed_source_faults_only_its_stream(model):
+    need_data(CINC)
+    scheduler = Scheduler(model, SchedulerConfig())
+    broken = WfdbReplaySource(CINC / "A00002", speed=1.0)
+    healthy = scheduler.add_stream(WfdbReplaySource(CINC / "A00001", speed=20.0, limit_s=12))
+    bad = scheduler.add_stream(broken)
+    scheduler.start()
+    time.sleep(0.3)
+    broken.close()  # e.g. closed by someone else while the scheduler still polls it
+    t0 = time.monotonic()
+    while scheduler.stream(healthy).state != "ended" and time.monotonic() - t0 < 10:
+        time.sleep(0.05)
+    scheduler.stop()
+    assert scheduler.stream(bad).state == "fault"
+    assert "closed" in scheduler.stream(bad).message
+    assert scheduler.stream(healthy).state == "ended" and scheduler.stream(healthy).windows > 0
+
+
+def test_subscriber_error_is_reraised_in_strict_mode(model):
+    need_data(CINC)
+
+    def broken_subscriber(result):
+        raise RuntimeError(f"display failed on window {result.end_index}")
+
+    scheduler = Scheduler(model, SchedulerConfig(), strict=True)
+    scheduler.subscribe(broken_subscriber)
+    scheduler.add_stream(WfdbReplaySource(CINC / "A00001", speed=None, limit_s=10))
+    with pytest.raises(RuntimeError, match="display failed on window 2048"):
+        run_until(scheduler, lambda: not scheduler.running, timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"hop": 0}, "hop must be a positive integer; 0 is invalid"),
+        ({"ring_seconds": 2.0}, "ring_seconds=2.0 holds fewer samples than one window"),
+        ({"max_wait_ms": -1.0}, "max_wait_ms must be >= 0"),
+    ],
+)
+def test_bad_config_is_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SchedulerConfig(**kwargs)
