@@ -1,0 +1,92 @@
+"""Cut model windows (W samples every H samples) from a stream's ring buffer, each exactly once.
+
+A `Windower` remembers the start index of the next window it owes; `poll()` returns every window the
+ring now completes, in order. Windows start at absolute model-rate indices 0, H, 2H, ... so the same
+record gives the same windows however it was chunked. If the reader fell so far behind that a window's
+samples were overwritten, it skips ahead to the oldest complete window still held and counts what it
+skipped. `offline_windows` cuts the same windows from a whole preprocessed record (training, tests).
+Windows are raw mV (cast to the ring's dtype); apply `core.preprocess.normalize_window` before the model.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+import numpy as np
+
+from core.preprocess import flag_names
+from core.ring import OverwrittenError, RingBuffer
+
+log = logging.getLogger(__name__)
+
+WINDOW = 2048  # samples at 300 Hz (6.83 s): the model's input length
+HOP = 300  # samples at 300 Hz (1 s): one result per second per stream
+
+
+class Window(NamedTuple):
+    """One window of one stream: absolute start index at the model rate, raw samples, quality flags."""
+
+    stream_id: int
+    start: int
+    samples: np.ndarray  # (W,) in mV, ring dtype (float32 by default)
+    flags: frozenset[str]  # core.preprocess flag names seen anywhere in the window, e.g. {"flat"}
+
+    @property
+    def end(self) -> int:
+        """Absolute index one past the window's last sample."""
+        return self.start + int(self.samples.shape[0])
+
+
+class Windower:
+    """Yield each (stream_id, start, window) of a ring buffer exactly once, at a fixed hop."""
+
+    def __init__(self, ring: RingBuffer, stream_id: int = 0, window: int = WINDOW, hop: int = HOP) -> None:
+        if window <= 0 or hop <= 0:
+            raise ValueError(f"window and hop must be positive; got window={window!r}, hop={hop!r}")
+        if window > ring.capacity:
+            raise ValueError(f"window={window} does not fit in a ring of capacity {ring.capacity}")
+        self.ring = ring
+        self.stream_id = stream_id
+        self.window = window
+        self.hop = hop
+        self.next_start = 0  # absolute start index of the next window owed
+        self.skipped = 0  # windows lost because their samples were overwritten before being read
+
+    def poll(self) -> list[Window]:
+        """Every window completed since the last call, oldest first."""
+        out: list[Window] = []
+        while self.next_start + self.window <= self.ring.total:
+            start = self.next_start
+            try:
+                samples, marks = self.ring.read_with_flags(start, start + self.window)
+            except OverwrittenError:
+                self._skip_to_held()
+                continue
+            out.append(Window(self.stream_id, start, samples, flag_names(marks)))
+            self.next_start = start + self.hop
+        return out
+
+    def _skip_to_held(self) -> None:
+        oldest = self.ring.oldest
+        behind = max(1, -(-(oldest - self.next_start) // self.hop))  # hops to reach a held start
+        self.skipped += behind
+        self.next_start += behind * self.hop
+        log.warning("stream %s: %d window(s) overwritten before being read; skipped", self.stream_id, behind)
+
+
+def offline_windows(
+    signal: np.ndarray,
+    flags: np.ndarray | None = None,
+    window: int = WINDOW,
+    hop: int = HOP,
+    stream_id: int = 0,
+    dtype: type | np.dtype = np.float32,
+) -> list[Window]:
+    """The windows a Windower would yield for this whole model-rate signal (same dtype, same flags)."""
+    values = np.asarray(signal).astype(dtype, copy=False)
+    marks = np.zeros(values.shape[0], dtype=np.uint8) if flags is None else np.asarray(flags, dtype=np.uint8)
+    return [
+        Window(stream_id, s, values[s : s + window].copy(), flag_names(marks[s : s + window]))
+        for s in range(0, values.shape[0] - window + 1, hop)
+    ]

@@ -1,0 +1,84 @@
+import time
+
+import numpy as np
+import pytest
+
+from core.records import open_record
+from core.sources import SourceError, WfdbReplaySource
+
+
+@pytest.fixture(scope="module")
+def record(data_dir):
+    return open_record(data_dir / "cinc2017" / "A00001")
+
+
+def _replay_seconds(source, work=None):
+    states = []
+    source.on_state = lambda state, msg: states.append(state)
+    source.connect()
+    start = time.monotonic()
+    chunks = []
+    while (chunk := source.read()) is not None:
+        chunks.append(chunk)
+        if work is not None:
+            work(len(chunks))
+    elapsed = time.monotonic() - start
+    source.close()
+    assert states == ["running", "ended", "closed"]
+    return elapsed, np.concatenate(chunks)
+
+
+@pytest.mark.slow
+def test_ten_seconds_at_real_time_take_ten_seconds(record):
+    elapsed, samples = _replay_seconds(WfdbReplaySource(record, speed=1.0, limit_s=10.0))
+    assert elapsed == pytest.approx(10.0, rel=0.02)
+    np.testing.assert_array_equal(samples, record.signal[:3000])
+
+
+def test_ten_seconds_at_x10_take_one_second_despite_a_slow_consumer(record):
+    # the consumer stalls 25 ms every 7th chunk (chunks are due every 10 ms): drift correction catches up
+    def slow_consumer(k):
+        if k % 7 == 0:
+            time.sleep(0.025)
+
+    elapsed, samples = _replay_seconds(WfdbReplaySource(record, speed=10.0, limit_s=10.0), slow_consumer)
+    assert elapsed == pytest.approx(1.0, rel=0.05)
+    np.testing.assert_array_equal(samples, record.signal[:3000])
+
+
+def test_as_fast_as_possible_delivers_every_sample_in_chunks(record):
+    source = WfdbReplaySource(record, speed=None, chunk=128)
+    elapsed, samples = _replay_seconds(source)
+    assert elapsed < 1.0
+    np.testing.assert_array_equal(samples, record.signal)
+    assert source.samples_read == 9000
+
+
+def test_loop_starts_over_seamlessly(record):
+    source = WfdbReplaySource(record, speed=None, chunk=1000, loop=True)
+    source.connect()
+    got = np.concatenate([source.read() for _ in range(20)])  # 20000 samples: the record 2.2 times
+    np.testing.assert_array_equal(got, np.tile(record.signal, 3)[:20000])
+    assert source.state == "running"
+
+
+def test_timeout_returns_an_empty_chunk_before_the_due_time(record):
+    source = WfdbReplaySource(record, speed=1.0, chunk=300)  # one chunk per second
+    source.connect()
+    t = time.monotonic()
+    assert source.read(timeout=0.05).size == 0
+    assert time.monotonic() - t < 0.5
+
+
+def test_path_and_lead_are_opened_for_the_caller(data_dir):
+    source = WfdbReplaySource(data_dir / "wfdb-samples" / "a103l", lead="V", speed=None)
+    assert (source.fs, source.record.lead, source.chunk) == (250.0, "V", 25)
+
+
+def test_bad_arguments_and_misuse(record):
+    with pytest.raises(ValueError, match="speed must be a positive factor .* -2 is invalid"):
+        WfdbReplaySource(record, speed=-2)
+    with pytest.raises(ValueError, match="chunk must be a strictly positive number of samples; 0 is invalid"):
+        WfdbReplaySource(record, chunk=0)
+    with pytest.raises(SourceError, match="is idle; call connect"):
+        WfdbReplaySource(record).read()
