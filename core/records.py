@@ -61,6 +61,10 @@ class SamplingRateError(RecordError):
     """The record's sampling rate is too low for the model."""
 
 
+class RemoteError(RecordError):
+    """A PhysioNet record could not be fetched (no internet, wrong database or record name)."""
+
+
 class LeadError(RecordError):
     """The requested lead does not exist or is not a voltage."""
 
@@ -188,6 +192,11 @@ def _read_header(record_name: str, pn_dir: str | None, where: str) -> wfdb.Recor
     except FileNotFoundError as exc:
         raise MissingHeaderError(f"record {where}: header file not found ({exc})") from exc
     except Exception as exc:  # wfdb raises ValueError, HeaderSyntaxError, HTTP errors, ...
+        if pn_dir is not None and not isinstance(exc, ValueError):
+            raise RemoteError(
+                f"record {where}: cannot fetch the header from PhysioNet ({type(exc).__name__}); "
+                "check the internet connection and the database/record name"
+            ) from exc
         raise HeaderError(f"record {where}: cannot read header: {exc}") from exc
 
 

@@ -93,7 +93,7 @@ class LslInletSource(Source):
         self.n_channels = full.channel_count()
 
     def _read(self, timeout: float | None) -> np.ndarray | None:
-        import pylsl
+        from pylsl.util import LostError
 
         if self._inlet is None:
             self._try_reconnect()
@@ -103,7 +103,7 @@ class LslInletSource(Source):
         wait = 0.1 if timeout is None else max(timeout, 0.0)
         try:
             samples, _ = self._inlet.pull_chunk(timeout=wait, max_samples=4096, min_samples=1, as_numpy=True)
-        except pylsl.LostError:
+        except LostError:
             self._drop_inlet("the LSL stream was lost (sender closed or network gone)")
             return np.empty(0)
         now = time.monotonic()
