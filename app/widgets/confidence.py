@@ -35,7 +35,7 @@ class ConfidenceBars(QtWidgets.QWidget):
         w, h = self.width(), self.height()
         rows = len(CLASS_NAMES)
         row_h = h / rows
-        label_w, pct_w = 64, 52
+        label_w, pct_w = 78, 52
         bar_w = max(10, w - label_w - pct_w - 12)
         best = int(np.nanargmax(self._probs)) if np.isfinite(self._probs).any() else -1
         font = p.font()

@@ -1,0 +1,149 @@
+"""`dacl-monitor [RECORD]`: the desktop monitor; `--headless` hands over to app.headless (no GUI)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The monitor's command line."""
+    p = argparse.ArgumentParser(
+        prog="dacl-monitor",
+        description="Real-time ECG monitor (DACL). With no RECORD it replays the shipped demo record.",
+        epilog="Headless mode: dacl-monitor --headless --help")
+    p.add_argument("record", nargs="?", help="WFDB record path (…/100 or …/100.hea), physionet:db/rec, "
+                   "or a folder of records (cycled over the beds)")
+    p.add_argument("--model", help="model bundle folder (default: the shipped engines/default)")
+    p.add_argument("--engine", default="auto", help="inference backend (default auto: best available)")
+    p.add_argument("--lead", help="lead name or index (default II / MLII / ECG, else the first)")
+    p.add_argument("--speed", type=float, default=None, help="replay speed factor (1, 2, 5, 10; default 1)")
+    p.add_argument("--loop", action=argparse.BooleanOptionalAction, default=None,
+                   help="loop replays at their end (default on)")
+    p.add_argument("--streams", type=int, default=1, help="beds replaying (grid when > 1)")
+    p.add_argument("--screenshot", metavar="FILE", help="save a PNG of the window after --duration")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="run S seconds, then exit")
+    p.add_argument("--settings", metavar="INI", help="settings file instead of the user's QSettings")
+    p.add_argument("--headless", action="store_true", help="no GUI: see dacl-monitor --headless --help")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    return p
+
+
+def _record_list(record: str | None, streams: int) -> list[str]:
+    """The record each bed replays: the one given, records of a folder in turn, or the demo records."""
+    from app.demo import DEFAULT_RECORD, RECORDS
+
+    if record is None:
+        demo = [str(DEFAULT_RECORD)] + [str(p) for p in RECORDS.values() if p != DEFAULT_RECORD]
+        return [demo[i % len(demo)] for i in range(streams)]
+    path = Path(record)
+    if path.is_dir():
+        found = sorted(str(h.with_suffix("")) for h in path.glob("*.hea"))
+        if not found:
+            raise FileNotFoundError(f"folder {record!r} holds no WFDB records (*.hea)")
+        return [found[i % len(found)] for i in range(streams)]
+    return [record] * streams
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.streams < 1:
+        raise ValueError(f"--streams must be a positive integer; {args.streams} is invalid")
+    if args.speed is not None and not args.speed > 0:
+        raise ValueError(f"--speed must be a positive factor; {args.speed} is invalid")
+    if args.duration is not None and not args.duration > 0:
+        raise ValueError(f"--duration must be a positive number of seconds; {args.duration} is invalid")
+    if args.screenshot and args.duration is None:
+        args.duration = 12.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the monitor; return the exit status (0 ok, 1 screenshot failed, 2 bad arguments or model)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--headless" in argv:
+        from app.headless import main as headless_main
+
+        return headless_main(argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        _check(args)
+    except ValueError as exc:
+        print(f"dacl-monitor: error: {exc}", file=sys.stderr)
+        return 2
+
+    from PySide6 import QtCore, QtWidgets
+
+    from app import theme
+    from app.controller import MonitorSession
+    from app.main_window import MainWindow
+    from app.settings import APPLICATION, ORGANIZATION, MonitorSettings
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    theme.configure_pyqtgraph()
+    settings = MonitorSettings(args.settings)
+    speed = args.speed if args.speed is not None else settings.speed
+    loop = args.loop if args.loop is not None else settings.loop
+    try:
+        session = MonitorSession(args.model, args.engine, speed=speed, loop=loop)
+    except Exception as exc:  # noqa: BLE001 - no model, no monitor: say why and stop
+        print(f"dacl-monitor: error: cannot load the model: {exc}", file=sys.stderr)
+        return 2
+    window = MainWindow(session, settings)
+    if settings.geometry is not None and not args.screenshot:
+        window.restoreGeometry(settings.geometry)
+    window.show()
+    try:
+        records = _record_list(args.record, args.streams)
+    except FileNotFoundError as exc:
+        window.show_error(str(exc))
+        records = []
+    for i, record in enumerate(records):
+        window.open_record(record, args.lead, replace=False, start_delay_s=(0.77 * i) % 3.0 if i else 0.0)
+
+    status = {"code": 0}
+    if args.duration is not None:
+        def finish() -> None:
+            if args.screenshot:
+                status["code"] = _save_screenshot(window, args.screenshot)
+            window.close()
+            app.exit(status["code"])
+
+        QtCore.QTimer.singleShot(int(args.duration * 1000), finish)
+    code = app.exec()
+    settings.sync()
+    _tear_down(window)
+    return status["code"] or code
+
+
+def _tear_down(window) -> None:
+    """Delete the window's Qt objects now rather than at interpreter exit (where they can crash it)."""
+    import gc
+
+    from PySide6 import QtCore
+
+    window.deleteLater()
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
+    gc.collect()
+
+
+def _save_screenshot(window, path: str) -> int:
+    """Save a PNG of the whole window; 0 when written, 1 (with a message) when not."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    image = window.grab()
+    if not image.save(str(target), "PNG"):
+        print(f"dacl-monitor: error: could not write the screenshot to {path!r}", file=sys.stderr)
+        return 1
+    print(f"screenshot {target} {image.width()}x{image.height()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
