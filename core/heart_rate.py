@@ -2,10 +2,10 @@
 
 wfdb.processing.XQRS costs tens of milliseconds per 7 s window, too slow for 100+ streams on 2 cores
 at one window per second each. Instead, a Pan-Tompkins-style energy envelope is computed for a whole
-batch of windows at once (QRS band-pass, derivative, square, 120 ms moving average: all vectorised
-NumPy/SciPy along the last axis), and R-peaks are the envelope's peaks found by
-scipy.signal.find_peaks with a 250 ms refractory distance and an adaptive height threshold.
-The heart rate is 60 / median RR interval, so one missed or extra beat barely moves it.
+batch of windows at once (QRS band-pass, derivative, square, 120 ms moving average), and R-peaks are
+the envelope's maxima over ±250 ms (a refractory period) above an adaptive threshold (30 % of the
+window's 98th percentile) - all vectorised over the batch, so one call costs tens of microseconds per
+window. The heart rate is 60 / median RR interval, so one missed or extra beat barely moves it.
 """
 
 from __future__ import annotations
@@ -40,27 +40,36 @@ class HeartRateEstimator:
         slope = np.gradient(band, axis=-1)
         return ndimage.uniform_filter1d(slope * slope, self._width, axis=-1, mode="nearest")
 
+    def peak_mask(self, windows: np.ndarray) -> np.ndarray:
+        """Boolean (B, W) mask of R-peaks in a (B, W) batch: refractory maxima above the threshold."""
+        env = self.envelope(np.atleast_2d(windows))
+        n = env.shape[-1]
+        k = min(n - 1, int(np.ceil(0.98 * (n - 1))))
+        top = np.partition(env, k, axis=-1)[:, k : k + 1]  # ~98th percentile per window, (B, 1)
+        local_max = ndimage.maximum_filter1d(env, 2 * self._distance + 1, axis=-1, mode="nearest")
+        mask = (env >= local_max) & (env >= THRESHOLD_FRACTION * top) & (top > 0)  # flat line: no beats
+        mask[:, : self._edge] = False
+        mask[:, n - self._edge :] = False
+        return mask
+
     def r_peaks(self, window: np.ndarray) -> np.ndarray:
         """Sample indices of the R-peaks (energy maxima) in one 1-D window."""
-        return self._peaks(self.envelope(window))
+        return np.flatnonzero(self.peak_mask(np.asarray(window)[None, :])[0])
 
     def rates(self, windows: np.ndarray) -> np.ndarray:
         """Heart rate in bpm for each row of a (B, W) batch; nan where fewer than two beats were found."""
-        env = self.envelope(np.atleast_2d(windows))
-        return np.array([self._rate(self._peaks(row)) for row in env], dtype=np.float64)
+        rows, cols = np.nonzero(self.peak_mask(windows))
+        rr = np.diff(cols) / self.fs
+        ok = (rows[1:] == rows[:-1]) & (rr >= RR_RANGE_S[0]) & (rr <= RR_RANGE_S[1])
+        out = np.full(np.atleast_2d(windows).shape[0], np.nan)
+        rr_rows, rr = rows[1:][ok], rr[ok]
+        if rr.size == 0:
+            return out
+        starts = np.flatnonzero(np.r_[True, rr_rows[1:] != rr_rows[:-1]])
+        for begin, end in zip(starts, [*starts[1:], rr.size], strict=True):
+            out[rr_rows[begin]] = 60.0 / np.median(rr[begin:end])
+        return out
 
     def rate(self, window: np.ndarray) -> float:
         """Heart rate in bpm of one 1-D window; nan when fewer than two beats were found."""
         return float(self.rates(np.asarray(window)[None, :])[0])
-
-    def _peaks(self, env: np.ndarray) -> np.ndarray:
-        top = np.percentile(env, 98)
-        if not top > 0:
-            return np.empty(0, dtype=np.int64)  # flat line: no beats
-        peaks, _ = signal.find_peaks(env, height=THRESHOLD_FRACTION * top, distance=self._distance)
-        return peaks[(peaks >= self._edge) & (peaks < env.shape[-1] - self._edge)]
-
-    def _rate(self, peaks: np.ndarray) -> float:
-        rr = np.diff(peaks) / self.fs
-        rr = rr[(rr >= RR_RANGE_S[0]) & (rr <= RR_RANGE_S[1])]
-        return 60.0 / float(np.median(rr)) if rr.size else float("nan")

@@ -26,6 +26,7 @@ class PipelineModel:
         self.hop = int(bundle.hop)
         info = pipeline.info()
         self.backend = f"{info['name']} ({info['device']}, {info['precision']})"
+        self.selection = ""  # why this backend: filled by load_model from the registry's selection
 
     def infer(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return probs (B, 4), embedding (B, D), trajectory (B, 2)."""
@@ -43,16 +44,37 @@ class PipelineModel:
         self.pipeline.close()
 
 
-def load_model(bundle_path: str | Path, engine: str = "auto", max_batch: int = 64,
-               warm_up: bool = True) -> PipelineModel:
-    """Load a bundle and build its pipeline on the named backend (see engines.registry); warm it up."""
+#: Short engine names the command line accepts, each the registry backends it tries in order.
+ENGINE_FAMILIES = {
+    "auto": None,  # the registry's own order: TensorRT -> ORT CUDA -> PyTorch CUDA -> ORT CPU -> PyTorch CPU
+    "onnxruntime": ("onnxruntime-cuda", "onnxruntime-cpu"),
+    "torch": ("torch-cuda", "torch-cpu"),
+    "pytorch": ("torch-cuda", "torch-cpu"),
+    "tensorrt": ("tensorrt",),
+}
+
+
+def engine_order(engine: str) -> tuple[str, ...]:
+    """Registry backends to try for an engine name: a family ("onnxruntime"), "auto", or one backend."""
+    from engines.registry import AUTO_ORDER, BACKENDS
+
+    if engine in ENGINE_FAMILIES:
+        return ENGINE_FAMILIES[engine] or AUTO_ORDER
+    if engine in BACKENDS:
+        return (engine,)
+    raise ValueError(f"unknown engine {engine!r}; use one of {', '.join([*ENGINE_FAMILIES, *BACKENDS])}")
+
+
+def load_model(bundle_path: str | Path, engine: str = "auto", warm_up: bool = True) -> PipelineModel:
+    """Load a bundle and open its pipeline on the named engine (see engine_order); warm it up."""
     from engines.bundle import load_bundle
-    from engines.registry import create_pipeline
+    from engines.registry import select_engine
 
     bundle = load_bundle(bundle_path)
-    pipeline = create_pipeline(bundle, engine, max_batch=max_batch)
-    model = PipelineModel(pipeline, bundle)
+    selection = select_engine(bundle, engine_order(engine))
+    model = PipelineModel(selection.engine, bundle)
+    model.selection = selection.summary()
     if warm_up:
         model.warm_up()
-    log.info("model %s on %s", bundle_path, model.backend)
+    log.info("model %s: %s", bundle_path, model.selection)
     return model

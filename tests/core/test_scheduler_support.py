@@ -58,5 +58,6 @@ def bundle_path(root: Path) -> Path:
         root / "scheduler_test_bundle", scattering, encoder,
         projection={"matrix": encoder.proj.numpy(), "offset": np.zeros(2, np.float32)},
         reference_cloud={"points": rng.standard_normal((8, 2)), "labels": np.array(list("NAO~NAO~"))},
+        scattering_params={"fs": 300, "window": 2048, "J": 8, "Q": [8, 1], "T": None, "max_order": 2},
         metrics={}, config={"purpose": "scheduler tests (untrained)"}, data_hash="none",
     )
