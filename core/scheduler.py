@@ -2,8 +2,8 @@
 
 Public API (stable; the GUI, the event log and the headless reporter build on it):
 
-    model = BundleModel.load("engines/default", engine="onnxruntime")    # core.scheduler_model
-    sched = Scheduler(model, SchedulerConfig(max_batch=64, max_wait_ms=5))
+    model = load_model("engines/default", engine="onnxruntime")  # core.scheduler_model (warmed up)
+    sched = Scheduler(model, SchedulerConfig(max_batch=64, max_wait_ms=5))  # strict=True in tests
     sid = sched.add_stream(source, name="bed 1")    # any core.sources source; returns a stream id
     queue = sched.result_queue(maxsize=1000)        # thread-safe, bounded; the GUI drains it on its timer
     sched.subscribe(callback)                       # callback(WindowResult), called on the worker thread
@@ -15,6 +15,8 @@ Public API (stable; the GUI, the event log and the headless reporter build on it
     sched.stats()                                   # SchedulerStats: windows, dropped, latency p50/p95/p99,
                                                     # windows/s, backend
     sched.remove_stream(sid)
+    sid = sched.add_external_stream("bed 9", fs=300.0)   # no source: a producer windows many streams
+    sched.submit([PendingWindow(sid, end_index, samples, arrival_time, flags), ...])  # itself (benchmarks)
 
 Threads. One acquisition thread polls every source on a drift-corrected tick (mne-lsl style) rather than
 one thread per source: with 100+ streams on 2 cores, a hundred threads contending for the GIL cost more
@@ -179,7 +181,7 @@ class StreamInfo:
     stream_id: int
     name: str
     fs: float  # the source's own sampling rate, Hz
-    ring: RingBuffer  # model-rate, band-passed signal in mV; draw from ring snapshots
+    ring: RingBuffer | None  # model-rate, band-passed mV for the GUI's snapshots; None for external streams
     state: str = "running"  # "running" | "stalled" | "fault" | "ended"
     message: str = ""
     windows: int = 0  # results published
@@ -190,13 +192,14 @@ class StreamInfo:
 class _Stream:
     """Acquisition-side state of one stream: source, preprocessing, ring, windowing, pending windows."""
 
-    def __init__(self, stream_id: int, source: Source, name: str, config: SchedulerConfig, start_at: float):
-        self.source = source
+    def __init__(self, stream_id: int, source: Source | None, name: str, config: SchedulerConfig,
+                 start_at: float, fs: float = float("nan")) -> None:
+        self.source = source  # None: an external stream whose windows arrive through Scheduler.submit
         self.config = config
         self.preprocessor: Preprocessor | None = None  # made at connect, when the source's fs is known
-        ring = RingBuffer(round(config.ring_seconds * config.fs), dtype=np.float64)
-        self.info = StreamInfo(stream_id, name, float(source.fs), ring)
-        self.windower = Windower(ring, stream_id, config.window, config.hop)
+        ring = RingBuffer(round(config.ring_seconds * config.fs), dtype=np.float64) if source else None
+        self.info = StreamInfo(stream_id, name, float(source.fs) if source else fs, ring)
+        self.windower = Windower(ring, stream_id, config.window, config.hop) if ring else None
         self.pending: deque[PendingWindow] = deque()
         self.start_at = start_at  # time.monotonic() before which the source is not connected
         self.last_data = time.monotonic()
@@ -210,6 +213,7 @@ class _Stream:
         self.info.fs = float(self.source.fs)
         self.preprocessor = Preprocessor(self.info.fs, self.config.fs)
         self.last_data = time.monotonic()
+        assert self.info.ring is not None
 
     def read(self) -> tuple[np.ndarray | None, float]:
         """Everything the source has ready now (None once it ended), and the time it was read."""
@@ -230,9 +234,9 @@ class _Stream:
 
     def ingest(self, chunk: np.ndarray, now: float) -> list[PendingWindow]:
         """Preprocess a chunk, append it to the ring and return the windows it completed."""
-        assert self.preprocessor is not None, "ingest() before connect()"
+        assert self.preprocessor is not None and self.windower is not None, "ingest() before connect()"
         samples, flags = self.preprocessor.process(chunk)
-        self.info.ring.write(samples, flags)
+        self.windower.ring.write(samples, flags)
         sid = self.info.stream_id
         return [
             PendingWindow(sid, w.end, w.samples, now, w.flags) for w in self.windower.poll()
@@ -279,6 +283,32 @@ class Scheduler:
             self._streams[sid] = stream
         self._publish_status(stream)
         return sid
+
+    def add_external_stream(self, name: str, fs: float) -> int:
+        """Register a stream without a source whose windows a producer hands over with `submit`.
+
+        For producers that window many streams at once themselves (benchmarks replaying thousands of
+        pre-filtered streams); such a stream has no ring buffer. Back-pressure and results are as usual.
+        """
+        with self._cond:
+            sid = self._next_id
+            self._next_id += 1
+            self._streams[sid] = _Stream(sid, None, name, self.config, time.monotonic(), fs)
+        return sid
+
+    def submit(self, windows: list[PendingWindow], now: float | None = None) -> None:
+        """Queue windows of external streams (band-passed mV, model rate, W samples each) for inference."""
+        by_stream: dict[int, list[PendingWindow]] = {}
+        for w in windows:
+            by_stream.setdefault(w.stream_id, []).append(w)
+        now = time.monotonic() if now is None else now
+        for sid, items in by_stream.items():
+            with self._cond:
+                stream = self._streams.get(sid)
+            if stream is None or stream.source is not None:
+                raise KeyError(f"stream {sid} is not an external stream of this scheduler; "
+                               "register it with add_external_stream first")
+            self._enqueue(stream, items, now)
 
     def remove_stream(self, stream_id: int) -> None:
         """Stop acquiring a stream, discard its pending windows and close its source."""
@@ -395,7 +425,7 @@ class Scheduler:
             with self._cond:
                 streams = tuple(self._streams.values())
             for stream in streams:
-                if stream.info.state not in ("fault", "ended"):
+                if stream.source is not None and stream.info.state not in ("fault", "ended"):
                     self._acquire(stream)
             next_tick += interval
             delay = next_tick - time.monotonic()
@@ -448,10 +478,10 @@ class Scheduler:
                 self._n_pending += 1
             if stream.info.stream_id not in self._ready:
                 self._ready[stream.info.stream_id] = None
-            self._cond.notify()
-        if dropped:
             stream.info.dropped += dropped
             self._dropped += dropped
+            self._cond.notify()
+        if dropped:
             if now - stream.last_drop_report >= 1.0:
                 stream.last_drop_report = now
                 stream.info.message = "inference is behind: dropping this stream's oldest pending windows"
@@ -551,7 +581,7 @@ class Scheduler:
             self._call(callback, status)
 
     def _close(self, stream: _Stream) -> None:
-        if stream.connected:
+        if stream.connected and stream.source is not None:
             stream.connected = False
             try:
                 stream.source.close()
