@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.signal import resample_poly
+from scipy.signal import butter, resample_poly, sosfilt, sosfilt_zi
 
 from core.preprocess import (
+    BAND_HZ,
+    BANDPASS_ORDER,
     MODEL_FS,
     Flag,
     PolyphaseResampler,
@@ -88,6 +90,28 @@ def test_resampler_equals_scipy_resample_poly(fs):
     assert res.up * fs == pytest.approx(res.down * MODEL_FS)
     assert 0 < ref.size - out.size <= res.skip + 1  # only the tail that needs future input is missing
     np.testing.assert_allclose(out, ref[: out.size], rtol=0, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(sizes=chunkings, runs=st.lists(st.tuples(st.integers(0, 7400), st.integers(1, 900)), max_size=4))
+def test_streaming_flags_equal_offline_with_nan_runs_and_flat_lines(sizes, runs):
+    fs = 250.0
+    t = np.arange(7500) / fs
+    x = 0.8 * np.sin(2 * np.pi * 1.1 * t) ** 15 + 0.05 * np.sin(2 * np.pi * 7 * t)
+    for start, length in runs:
+        x[start : start + length] = np.nan if length % 2 else 0.25  # dropouts and lead-off plateaus
+    ref, ref_flags = preprocess_record(x, fs)
+    out, flags = stream(x, fs, sizes)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=ATOL_MV)
+    assert np.array_equal(flags, ref_flags)
+    assert np.isfinite(out).all()
+
+
+def test_bandpass_equals_scipy_sosfilt_from_the_first_samples_steady_state(cinc):
+    signal, fs, (ref, _) = cinc
+    sos = butter(BANDPASS_ORDER, BAND_HZ, btype="bandpass", fs=MODEL_FS, output="sos")
+    expected = sosfilt(sos, signal, zi=sosfilt_zi(sos) * signal[0])[0]
+    np.testing.assert_allclose(ref, expected, rtol=0, atol=ATOL_MV)
 
 
 def test_resampled_sine_is_the_same_sine_at_300hz():
