@@ -60,6 +60,47 @@ def _check(args: argparse.Namespace) -> None:
         args.duration = 12.0
 
 
+class ModelLoadError(RuntimeError):
+    """The model bundle could not be loaded: without it there is no monitor to show."""
+
+
+def launch(args: argparse.Namespace):
+    """Create the QApplication (if needed), the session and the shown window with its first sources.
+
+    Returns (app, window). A record that cannot be opened is shown in the window, not raised.
+    """
+    from PySide6 import QtWidgets
+
+    from app import theme
+    from app.controller import MonitorSession
+    from app.main_window import MainWindow
+    from app.settings import APPLICATION, ORGANIZATION, MonitorSettings
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    theme.configure_pyqtgraph()
+    settings = MonitorSettings(args.settings)
+    speed = args.speed if args.speed is not None else settings.speed
+    loop = args.loop if args.loop is not None else settings.loop
+    try:
+        session = MonitorSession(args.model, args.engine, speed=speed, loop=loop)
+    except Exception as exc:  # noqa: BLE001 - no model, no monitor: say why
+        raise ModelLoadError(f"cannot load the model: {exc}") from exc
+    window = MainWindow(session, settings)
+    if settings.geometry is not None and not args.screenshot:
+        window.restoreGeometry(settings.geometry)
+    window.show()
+    try:
+        records = _record_list(args.record, args.streams)
+    except FileNotFoundError as exc:
+        window.show_error(str(exc))
+        records = []
+    for i, record in enumerate(records):
+        window.open_record(record, args.lead, replace=False, start_delay_s=(0.77 * i) % 3.0)
+    return app, window
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the monitor; return the exit status (0 ok, 1 screenshot failed, 2 bad arguments or model)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -76,37 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dacl-monitor: error: {exc}", file=sys.stderr)
         return 2
 
-    from PySide6 import QtCore, QtWidgets
+    from PySide6 import QtCore
 
-    from app import theme
-    from app.controller import MonitorSession
-    from app.main_window import MainWindow
-    from app.settings import APPLICATION, ORGANIZATION, MonitorSettings
-
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0]])
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
-    theme.configure_pyqtgraph()
-    settings = MonitorSettings(args.settings)
-    speed = args.speed if args.speed is not None else settings.speed
-    loop = args.loop if args.loop is not None else settings.loop
     try:
-        session = MonitorSession(args.model, args.engine, speed=speed, loop=loop)
-    except Exception as exc:  # noqa: BLE001 - no model, no monitor: say why and stop
-        print(f"dacl-monitor: error: cannot load the model: {exc}", file=sys.stderr)
+        app, window = launch(args)
+    except ModelLoadError as exc:
+        print(f"dacl-monitor: error: {exc}", file=sys.stderr)
         return 2
-    window = MainWindow(session, settings)
-    if settings.geometry is not None and not args.screenshot:
-        window.restoreGeometry(settings.geometry)
-    window.show()
-    try:
-        records = _record_list(args.record, args.streams)
-    except FileNotFoundError as exc:
-        window.show_error(str(exc))
-        records = []
-    for i, record in enumerate(records):
-        window.open_record(record, args.lead, replace=False, start_delay_s=(0.77 * i) % 3.0 if i else 0.0)
-
     status = {"code": 0}
     if args.duration is not None:
         def finish() -> None:
@@ -117,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
         QtCore.QTimer.singleShot(int(args.duration * 1000), finish)
     code = app.exec()
-    settings.sync()
+    window.settings.sync()
     _tear_down(window)
     return status["code"] or code
 

@@ -98,6 +98,7 @@ class MonitorSession:
         self._statuses = self.scheduler.status_queue(maxsize=1000)
         self.sources: dict[int, object] = {}
         self.descriptions: dict[int, str] = {}
+        self._beds = 0  # beds added so far, for their titles
         self.scheduler.start()
 
     # ----------------------------------------------------------------- model facts
@@ -136,30 +137,42 @@ class MonitorSession:
         return points, labels
 
     # ----------------------------------------------------------------- sources
-    def add_record(self, path: str | Path, lead: str | int | None = None,
-                   start_delay_s: float = 0.0) -> tuple[int, str]:
-        """Replay a WFDB record (paced by the session clock); return (stream id, bed title)."""
+    def open_replay(self, path: str | Path, lead: str | int | None = None):
+        """A replay source for a record, paced by the session clock; raises when it cannot be read."""
         from core.sources import WfdbReplaySource
 
-        source = WfdbReplaySource(path, lead, speed=1.0, loop=self.loop, clock=self.clock)
-        record = source.record
-        title = f"bed {len(self.sources) + 1} · {record.name} · {record.lead}"
+        return WfdbReplaySource(path, lead, speed=1.0, loop=self.loop, clock=self.clock)
+
+    def open_lsl(self, info):
+        """An LSL inlet source for the stream a pylsl.StreamInfo describes (connects when added)."""
+        from core.sources import LslInletSource
+
+        return LslInletSource(name=info.name(), stream_type=info.type() or "ECG", resolve_timeout=5.0)
+
+    def add_source(self, source, start_delay_s: float = 0.0, description: str = "") -> tuple[int, str]:
+        """Start a source on the scheduler; return (stream id, bed title)."""
+        record = getattr(source, "record", None)
+        if record is not None:
+            title = f"bed {self._beds + 1} · {record.name} · {record.lead}"
+            description = description or f"replay {record.name} lead {record.lead} ({record.fs:g} Hz)"
+        else:
+            title = f"bed {self._beds + 1} · {source.name}"
+            description = description or f"LSL {source.name}"
         sid = self.scheduler.add_stream(source, title, start_delay_s=start_delay_s)
+        self._beds += 1
         self.sources[sid] = source
-        self.descriptions[sid] = f"replay {record.name} lead {record.lead} ({record.fs:g} Hz)"
+        self.descriptions[sid] = description
         return sid, title
+
+    def add_record(self, path: str | Path, lead: str | int | None = None,
+                   start_delay_s: float = 0.0) -> tuple[int, str]:
+        """Replay a WFDB record; return (stream id, bed title)."""
+        return self.add_source(self.open_replay(path, lead), start_delay_s)
 
     def add_lsl(self, info) -> tuple[int, str]:
         """Read the LSL stream described by a pylsl.StreamInfo; return (stream id, bed title)."""
-        from core.sources import LslInletSource
-
-        name, kind = info.name(), info.type()
-        source = LslInletSource(name=name, stream_type=kind or "ECG", resolve_timeout=5.0)
-        title = f"bed {len(self.sources) + 1} · LSL {name}"
-        sid = self.scheduler.add_stream(source, title)
-        self.sources[sid] = source
-        self.descriptions[sid] = f"LSL {name} ({info.nominal_srate():g} Hz, {info.hostname()})"
-        return sid, title
+        desc = f"LSL {info.name()} ({info.nominal_srate():g} Hz, {info.hostname()})"
+        return self.add_source(self.open_lsl(info), description=desc)
 
     def remove_stream(self, stream_id: int) -> None:
         """Stop and forget one stream."""

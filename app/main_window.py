@@ -174,28 +174,36 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def open_record(self, path: str, lead: str | int | None = None, replace: bool = True,
                     start_delay_s: float = 0.0) -> int | None:
-        """Start replaying a WFDB record; errors go to the status bar and a dialog, the app keeps running."""
+        """Start replaying a WFDB record; errors go to the status bar and a dialog, the app keeps running.
+
+        The record is read before anything is replaced, so a bad file leaves the current beds running.
+        """
         try:
-            if replace:
-                self.remove_all_streams()
-            stream_id, title = self.session.add_record(path, lead, start_delay_s=start_delay_s)
+            source = self.session.open_replay(path, lead)
         except Exception as exc:  # noqa: BLE001 - every failure is shown, none ends the app
-            self.show_error(f"Could not open record {path!r}: {exc}")
+            self.show_error(f"Could not open record {str(path)!r}: {exc}")
             return None
         self.settings.last_record = str(path)
         self.settings.last_lead = "" if lead is None else str(lead)
-        self.status.clear_error()
-        self.add_stream(stream_id, title)
-        return stream_id
+        return self._start(source, replace, start_delay_s)
 
     def connect_lsl(self, info, replace: bool = True) -> int | None:
         """Start reading an LSL stream (a pylsl.StreamInfo from the discovery dialog)."""
         try:
-            if replace:
-                self.remove_all_streams()
-            stream_id, title = self.session.add_lsl(info)
+            source = self.session.open_lsl(info)
+            desc = f"LSL {info.name()} ({info.nominal_srate():g} Hz, {info.hostname()})"
         except Exception as exc:  # noqa: BLE001 - every failure is shown, none ends the app
             self.show_error(f"Could not connect to the LSL stream: {exc}")
+            return None
+        return self._start(source, replace, 0.0, desc)
+
+    def _start(self, source, replace: bool, start_delay_s: float, description: str = "") -> int | None:
+        if replace:
+            self.remove_all_streams()
+        try:
+            stream_id, title = self.session.add_source(source, start_delay_s, description)
+        except Exception as exc:  # noqa: BLE001 - every failure is shown, none ends the app
+            self.show_error(f"Could not start {getattr(source, 'name', 'the source')!r}: {exc}")
             return None
         self.status.clear_error()
         self.add_stream(stream_id, title)
@@ -366,6 +374,8 @@ class MainWindow(QtWidgets.QMainWindow):
         """A stream changed state: faults and stalls are shown as errors, an end as a message."""
         bed = self.beds.get(status.stream_id)
         title = bed.title if bed else f"stream {status.stream_id}"
+        if status.state == "stalled" and self.session.paused:
+            return  # no samples because the replay is paused, not because the source failed
         if status.state in ("fault", "stalled"):
             self.show_error(f"{title}: {status.state}: {status.message}", dialog=status.state == "fault")
         elif status.state == "ended":

@@ -79,12 +79,20 @@ def build_test_bundle(out_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bundle(tmp_path_factory) -> Path:
-    """The model bundle the GUI runs on (shipped default, else a test bundle written once)."""
+def bundle(request) -> Path:
+    """The model bundle the GUI runs on: the shipped default, else a test bundle kept in pytest's cache
+    (writing one exports two graphs, over a minute on 2 cores, so it is reused while it still loads)."""
     if (DEFAULT_BUNDLE / "manifest.json").is_file():
         return DEFAULT_BUNDLE
     need(CINC)
-    return build_test_bundle(tmp_path_factory.mktemp("bundle") / "gui_test_bundle")
+    from engines.bundle import load_bundle
+
+    path = Path(request.config.cache.mkdir("dacl-gui-test-bundle")) / "bundle"
+    try:
+        load_bundle(path)
+        return path
+    except Exception:  # noqa: BLE001 - absent or stale: write it again
+        return build_test_bundle(path)
 
 
 @pytest.fixture

@@ -1,0 +1,126 @@
+"""The monitor window on real records: default start, replay into the curves at the hop rate, pause,
+bad input shown in the window, multi-bed grid, screenshot mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from app.cli import _check, build_parser, launch, main
+from app.demo import DEFAULT_RECORD
+from app.main_window import DEFAULT_SIZE
+from core.preprocess import preprocess_record
+from core.records import open_record
+from tests.app.conftest import SAMPLES, need
+
+
+def start(qtbot, bundle, settings_path, *argv: str):
+    args = build_parser().parse_args([*argv, "--model", str(bundle), "--settings", settings_path])
+    _check(args)
+    _, window = launch(args)
+    qtbot.addWidget(window)
+    return window
+
+
+def test_window_opens_on_the_default_record_and_model(qtbot, bundle, settings_path):
+    window = start(qtbot, bundle, settings_path)
+    assert len(window.beds) == 1
+    bed = next(iter(window.beds.values()))
+    assert DEFAULT_RECORD.name in bed.title
+    assert window.pages.currentWidget() is window.detail
+    assert window.status.field("rate") == "300 Hz"
+    assert DEFAULT_RECORD.name in window.status.field("source")
+    assert "cpu" in window.status.field("backend").lower()
+    assert sum(len(c.data) for c in window.trajectory.clouds) > 0  # the bundle's reference cloud
+    qtbot.waitUntil(lambda: window.waveform.samples_shown > 150, timeout=5000)
+
+
+def test_replay_fills_the_curves_and_delivers_results_at_the_hop_rate(qtbot, bundle, settings_path):
+    path = need(SAMPLES / "100")  # MIT-BIH 100: 360 Hz, resampled to the model's 300 Hz
+    window = start(qtbot, bundle, settings_path, str(path), "--speed", "10")
+    sid = next(iter(window.beds))
+    qtbot.waitUntil(lambda: len(window.beds[sid].results) >= 12, timeout=20000)
+    results = list(window.beds[sid].results)
+    ends = np.array([r.end_index for r in results])
+    assert ends[0] == 2048 and np.all(np.diff(ends) == 300)  # one result per hop, none skipped
+    rate = (len(results) - 1) / (results[-1].done_time - results[0].done_time)
+    assert 6.0 < rate < 14.0, f"×10 replay with a 1 s hop should give ~10 results/s, got {rate:.1f}"
+    assert window.bars.probs.sum() == pytest.approx(1.0, abs=1e-4)
+    assert window.history.count == len(results) and window.trajectory.count == min(len(results), 40)
+
+    window.set_paused(True)
+    qtbot.wait(300)  # the last chunk lands and a frame draws it
+    _, end = window.session.snapshot(sid, 1)
+    qtbot.wait(100)
+    rec = open_record(path)
+    offline, _ = preprocess_record(rec.signal, rec.fs)
+    wave = window.waveform
+    cursor = end % wave._n
+    _, y_a = wave.curve_a.getOriginalDataset()
+    assert len(y_a) == cursor and cursor > 0
+    np.testing.assert_allclose(y_a, offline[end - cursor:end], atol=1e-6)
+    _, y_b = wave.curve_b.getOriginalDataset()
+    start_b = cursor + wave._gap
+    np.testing.assert_allclose(y_b, offline[end - cursor - wave._n + start_b:end - cursor], atol=1e-6)
+
+
+def test_space_pauses_and_resumes_and_keys_set_speed_and_grid(qtbot, bundle, settings_path):
+    window = start(qtbot, bundle, settings_path, "--speed", "10")
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.results_seen >= 2, timeout=15000)
+    sid = window.selected
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    assert window.session.paused and window.play_action.text() == "Play"
+    qtbot.wait(500)  # windows already in flight may still land
+    seen, (_, end) = window.results_seen, window.session.snapshot(sid, 1)
+    qtbot.wait(1500)  # 15 hops at ×10 if it were running
+    assert window.results_seen == seen
+    assert window.session.snapshot(sid, 1)[1] == end
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    assert not window.session.paused
+    qtbot.waitUntil(lambda: window.results_seen > seen, timeout=5000)
+
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_5)
+    assert window.session.speed == 5.0 and window.speed_actions[5.0].isChecked()
+    grid = window.waveform.grid_visible
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_G)
+    assert window.waveform.grid_visible is (not grid)
+
+
+def test_invalid_record_shows_an_error_and_the_monitor_keeps_running(qtbot, bundle, settings_path, tmp_path):
+    window = start(qtbot, bundle, settings_path, "--speed", "10")
+    qtbot.waitUntil(lambda: window.results_seen >= 1, timeout=15000)
+    broken = tmp_path / "broken.hea"
+    broken.write_text("this is not a WFDB header\n")
+    assert window.open_record(str(tmp_path / "broken")) is None
+    assert "broken" in window.error_text
+    assert window._error_dialog is not None and window._error_dialog.isVisible()
+    assert not window._error_dialog.isModal()
+    assert window.open_record(str(tmp_path / "missing_record")) is None
+    assert "missing_record" in window.error_text
+    # the bed that was running still runs: frames are drawn and results arrive
+    seen, frames = window.results_seen, window.frames
+    qtbot.waitUntil(lambda: window.results_seen > seen + 2 and window.frames > frames + 10, timeout=10000)
+    assert len(window.beds) == 1
+
+
+def test_several_streams_show_a_grid_and_a_click_opens_a_bed(qtbot, bundle, settings_path):
+    window = start(qtbot, bundle, settings_path, "--streams", "3", "--speed", "10")
+    assert window.pages.currentWidget() is window.grid and len(window.grid.panels) == 3
+    qtbot.waitUntil(lambda: all(len(b.results) >= 1 for b in window.beds.values()), timeout=20000)
+    assert all(p.class_label.text() != "—" for p in window.grid.panels.values())
+    sid, panel = list(window.grid.panels.items())[1]
+    qtbot.mouseClick(panel, QtCore.Qt.MouseButton.LeftButton)
+    assert window.selected == sid and window.pages.currentWidget() is window.detail
+    assert window.beds[sid].title.upper() in window.waveform_panel.title_label.text()
+
+
+def test_screenshot_mode_writes_the_window_png_and_exits_0(qtbot, bundle, settings_path, tmp_path):
+    png = tmp_path / "shot.png"
+    code = main(["--model", str(bundle), "--settings", settings_path, "--screenshot", str(png),
+                 "--duration", "2"])
+    assert code == 0
+    image = QtGui.QImage(str(png))
+    assert (image.width(), image.height()) == DEFAULT_SIZE
+    assert QtWidgets.QApplication.instance() is not None
