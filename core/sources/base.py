@@ -66,8 +66,9 @@ class Source(ABC):
             return None
         try:
             chunk = self._read(timeout)
-        except SourceError as exc:
-            self._set_state("fault", str(exc))
+        except Exception as exc:  # surfaced, not swallowed: the state says why, the caller decides
+            why = str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}"
+            self._set_state("fault", why)
             raise
         if chunk is None:
             self._set_state("ended", f"{self.samples_read} samples delivered")

@@ -2,8 +2,9 @@
 
 The inlet resolves a stream by name (or by type), picks the ECG channel from its channel labels the way
 records do (II / MLII / ECG / first), converts microvolts to mV from the channel unit, and watches for
-silence: when no sample has arrived for `stall_timeout` seconds the source reports "stalled" and keeps
-trying to resolve the stream again and reopen the inlet; when samples flow again it reports "running".
+silence: when the outlet is lost or no sample has arrived for `stall_timeout` seconds the source reports
+"stalled" and, without blocking reads, watches for the stream to come back (a restarted sender) and
+reopens the inlet; when samples flow again it reports "running".
 pylsl is imported only when a stream is opened, so the rest of core works without liblsl.
 """
 
@@ -48,7 +49,8 @@ class LslInletSource(Source):
     def _reset_variables(self) -> None:
         super()._reset_variables()
         self._last_data = math.nan  # time.monotonic() of the latest sample
-        self._last_retry = -math.inf
+        self._resolver = None  # pylsl.ContinuousResolver while stalled
+        self._uid = ""  # uid of the outlet the inlet is connected to
         self.channel_index = 0
         self.scale = 1.0  # to mV
 
@@ -88,6 +90,7 @@ class LslInletSource(Source):
         self.scale = 1e-3 if units[self.channel_index].strip().lower() in _MICROVOLT_UNITS else 1.0
         inlet.open_stream(timeout=max(self.resolve_timeout, 1.0))
         self._inlet = inlet
+        self._uid = full.uid()
         self.fs = fs
         self.name = full.name()
         self.n_channels = full.channel_count()
@@ -95,16 +98,17 @@ class LslInletSource(Source):
     def _read(self, timeout: float | None) -> np.ndarray | None:
         from pylsl.util import LostError
 
+        self._poll_reconnect()
         if self._inlet is None:
-            self._try_reconnect()
-            if self._inlet is None:
-                time.sleep(min(timeout if timeout is not None else 0.1, 0.1))
-                return np.empty(0)
+            time.sleep(min(timeout if timeout is not None else 0.1, 0.1))
+            return np.empty(0)
         wait = 0.1 if timeout is None else max(timeout, 0.0)
         try:
             samples, _ = self._inlet.pull_chunk(timeout=wait, max_samples=4096, min_samples=1, as_numpy=True)
         except LostError:
-            self._drop_inlet("the LSL stream was lost (sender closed or network gone)")
+            self._inlet.close_stream()
+            self._inlet = None
+            self._set_state("stalled", "LSL stream lost (sender closed or network gone); reconnecting")
             return np.empty(0)
         now = time.monotonic()
         if samples is not None and len(samples):
@@ -112,35 +116,36 @@ class LslInletSource(Source):
                 self._set_state("running", "samples flowing again")
             self._last_data = now
             return np.asarray(samples[:, self.channel_index], dtype=np.float64) * self.scale
-        if now - self._last_data > self.stall_timeout:
-            if self.state != "stalled":
-                self._set_state("stalled", f"no samples for {now - self._last_data:.1f} s")
-            self._try_reconnect()
+        if now - self._last_data > self.stall_timeout and self.state != "stalled":
+            self._set_state("stalled", f"no samples for {now - self._last_data:.1f} s; watching for it")
         return np.empty(0)
 
-    def _drop_inlet(self, why: str) -> None:
-        if self._inlet is not None:
-            self._inlet.close_stream()
-            self._inlet = None
-        self._set_state("stalled", why)
+    def _poll_reconnect(self) -> None:
+        """While stalled, look (without blocking) for a new outlet of the stream and switch to it.
 
-    def _try_reconnect(self) -> None:
-        """Look for the stream again (at most once a second) and reopen the inlet if it is back."""
-        now = time.monotonic()
-        if not self.reconnect or now - self._last_retry < 1.0:
+        A background ContinuousResolver keeps the list of matching outlets; one with a new uid means the
+        sender was restarted. If the old outlet merely paused, its inlet stays open and resumes by itself.
+        """
+        if self.state != "stalled" or not self.reconnect:
+            self._resolver = None
             return
-        self._last_retry = now
-        info = self._resolve(0.5)
-        if info is None:
+        import pylsl
+
+        if self._resolver is None:
+            prop, value = ("name", self.stream_name) if self.stream_name else ("type", self.stream_type)
+            self._resolver = pylsl.ContinuousResolver(prop=prop, value=value, forget_after=2.0)
+        fresh = [info for info in self._resolver.results() if info.uid() != self._uid]
+        if not fresh:
             return
         if self._inlet is not None:
             self._inlet.close_stream()
             self._inlet = None
         try:
-            self._open(info)
+            self._open(fresh[0])
         except SourceError as exc:
             self._set_state("stalled", f"reconnect failed: {exc}")
             return
+        self._resolver = None
         self.reconnects += 1
         self._last_data = time.monotonic()
         self._set_state("running", f"reconnected to {self.name!r}")

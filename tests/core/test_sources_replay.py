@@ -82,3 +82,17 @@ def test_bad_arguments_and_misuse(record):
         WfdbReplaySource(record, chunk=0)
     with pytest.raises(SourceError, match="is idle; call connect"):
         WfdbReplaySource(record).read()
+
+
+class _BrokenSource(WfdbReplaySource):
+    def _read(self, timeout):
+        raise OSError("device unplugged")
+
+
+def test_a_failing_source_reports_fault_and_raises(record):
+    states = []
+    source = _BrokenSource(record, on_state=lambda state, msg: states.append((state, msg)))
+    source.connect()
+    with pytest.raises(OSError, match="device unplugged"):
+        source.read()
+    assert source.state == "fault" and states[-1] == ("fault", "OSError: device unplugged")
