@@ -1,0 +1,66 @@
+"""Run inside a private network namespace by test_lsl_and_x11.py: publish a record with dacl-stream,
+discover it in the monitor's LSL dialog, choose it, and report what the monitor received (JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+def main() -> int:
+    bundle, settings, record = sys.argv[1:4]
+    stream_cli = Path(sys.executable).parent / "dacl-stream"
+    sender = subprocess.Popen([str(stream_cli), record, "--speed", "10", "--loop", "--name", "dacl-gui-test"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        from PySide6 import QtWidgets
+
+        from app import theme
+        from app.controller import MonitorSession
+        from app.dialogs import LslDialog
+        from app.main_window import MainWindow
+        from app.settings import MonitorSettings
+
+        app = QtWidgets.QApplication([sys.argv[0]])
+        theme.configure_pyqtgraph()
+        window = MainWindow(MonitorSession(bundle, speed=1.0), MonitorSettings(settings))
+        window.show()
+        dialog = LslDialog(window, wait_s=1.0)
+        names: list[str] = []
+        deadline = time.monotonic() + 15
+        while "dacl-gui-test" not in names and time.monotonic() < deadline:
+            dialog.refresh()
+            names = [info.name() for info in dialog.infos]
+        dialog.choose(names.index("dacl-gui-test") if "dacl-gui-test" in names else 0)
+        dialog.accept()
+        sid = window.connect_lsl(dialog.chosen) if dialog.chosen is not None else None
+        deadline = time.monotonic() + 25
+        while sid is not None and len(window.beds[sid].results) < 4 and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        results = list(window.beds[sid].results) if sid is not None else []
+        report = {
+            "discovered": names,
+            "listed": [dialog.list.item(i).text() for i in range(dialog.list.count())],
+            "stream_id": sid,
+            "source_field": window.status.field("source"),
+            "error": window.error_text,
+            "end_indices": [r.end_index for r in results],
+            "waveform_samples": window.waveform.samples_shown,
+        }
+        window.close()
+        print(json.dumps(report))
+        return 0
+    finally:
+        sender.terminate()
+        sender.wait(5)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
