@@ -29,6 +29,7 @@ BAND_HZ = (0.5, 40.0)  # band-pass edges, Hz: removes baseline wander and mains/
 BANDPASS_ORDER = 3  # Butterworth order per edge (a 6th-order band-pass as 3 second-order sections)
 FLAT_WINDOW_S = 1.0  # a sample is "flat" when the last second of input varies less than FLAT_PTP_MV
 FLAT_PTP_MV = 0.01  # 10 µV peak-to-peak: below one or two ADC steps of any ECG front end
+MIN_FS_HZ = 100.0  # lowest input rate: the 40 Hz band edge needs a Nyquist frequency clearly above it
 STD_FLOOR_MV = 0.01  # normalize_window never divides by less than this (a flat window stays ~0)
 _BLOCK = 16384  # input samples handled per inner step, to bound memory on whole records
 
@@ -151,6 +152,11 @@ class Preprocessor:
     """One stream's preprocessing: chunk of lead samples in mV → (model-rate chunk, per-sample flags)."""
 
     def __init__(self, fs_in: float, fs_out: float = MODEL_FS) -> None:
+        if not fs_in >= MIN_FS_HZ:
+            raise ValueError(
+                f"input sampled at {fs_in:g} Hz is below the {MIN_FS_HZ:g} Hz the model needs to keep its "
+                f"{BAND_HZ[0]:g}-{BAND_HZ[1]:g} Hz band; use a source sampled at {MIN_FS_HZ:g} Hz or more"
+            )
         if fs_out <= 2 * BAND_HZ[1]:
             raise ValueError(f"fs_out={fs_out!r} Hz cannot carry the {BAND_HZ[1]} Hz band; use >= 100 Hz")
         self.fs_in = float(fs_in)

@@ -17,11 +17,9 @@ import numpy as np
 import wfdb
 from wfdb.io._signal import DAT_FMTS
 
-log = logging.getLogger(__name__)
+from core.preprocess import MIN_FS_HZ  # the lowest rate that keeps the 0.5-40 Hz band
 
-#: The lowest sampling rate accepted: the band-pass keeps 0.5–40 Hz, so the Nyquist frequency must sit
-#: clearly above 40 Hz for the anti-aliasing filter of the resampler to leave that band intact.
-MIN_FS_HZ = 100.0
+log = logging.getLogger(__name__)
 
 #: Lead names tried in order (case-insensitive) when no lead is asked for; then any name starting with "ECG".
 PREFERRED_LEADS = ("II", "MLII", "ECG")
@@ -122,7 +120,7 @@ def open_record(
     record_name, pn_dir, where = _locate(path, pn_dir)
     header = _read_header(record_name, pn_dir, where)
     fs = _check_header(header, where, min_fs)
-    names = tuple(str(n) for n in (header.sig_name or []))
+    names = tuple(str(n) for n in (getattr(header, "sig_name", None) or []))
     index = choose_lead(names, lead, where)
     unit_factor = _unit_factor(header, index, names[index], where)
     signal = _read_lead(record_name, pn_dir, where, index) * unit_factor
@@ -201,7 +199,7 @@ def _read_header(record_name: str, pn_dir: str | None, where: str) -> wfdb.Recor
 
 
 def _check_header(header: wfdb.Record, where: str, min_fs: float) -> float:
-    fs = header.fs
+    fs = getattr(header, "fs", None)
     if fs is None or not math.isfinite(float(fs)) or float(fs) <= 0:
         raise HeaderError(f"record {where}: header gives no valid sampling rate (got {fs!r})")
     fs = float(fs)
@@ -210,7 +208,7 @@ def _check_header(header: wfdb.Record, where: str, min_fs: float) -> float:
             f"record {where} is sampled at {fs:g} Hz, below the {min_fs:g} Hz the model needs "
             f"to keep its 0.5-40 Hz band; use a record sampled at {min_fs:g} Hz or more"
         )
-    if header.sig_len is None:
+    if getattr(header, "sig_len", None) is None:
         raise HeaderError(f"record {where}: header has no valid sample count; is the record line corrupt?")
     if header.sig_len == 0:
         raise EmptyRecordError(f"record {where} holds no samples (its header says 0): nothing to monitor")
@@ -223,7 +221,7 @@ def _check_header(header: wfdb.Record, where: str, min_fs: float) -> float:
 
 
 def _unit_factor(header: wfdb.Record, index: int, lead: str, where: str) -> float:
-    units = (header.units or [None] * (index + 1))[index]
+    units = (getattr(header, "units", None) or [None] * (index + 1))[index]
     key = (units or "mV").strip().lower()
     factor = UNIT_TO_MV.get(key)
     if factor is None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from core.preprocess import MIN_FS_HZ
 from core.records import LeadError, choose_lead
 from core.sources.base import Source, SourceError
 
@@ -81,6 +82,12 @@ class LslInletSource(Source):
         if fs <= 0:
             inlet.close_stream()
             raise SourceError(f"LSL stream {full.name()!r} has an irregular rate; ECG needs a fixed rate")
+        if fs < MIN_FS_HZ:
+            inlet.close_stream()
+            raise SourceError(
+                f"LSL stream {full.name()!r} is sampled at {fs:g} Hz, below the {MIN_FS_HZ:g} Hz "
+                "the model needs"
+            )
         labels, units = _channel_labels(full)
         try:
             self.channel_index = choose_lead(labels, self.channel, f"LSL stream {full.name()!r}")

@@ -196,4 +196,9 @@ def test_bad_chunk_shape_and_rate():
     with pytest.raises(ValueError, match=r"one lead, shape \(n,\) or \(n, 1\); got shape \(10, 2\)"):
         Preprocessor(360.0).process(np.zeros((10, 2)))
     with pytest.raises(ValueError, match="sampling rates must be positive and finite"):
-        Preprocessor(0.0)
+        PolyphaseResampler(0.0)
+
+
+def test_input_rate_below_the_models_needs():
+    with pytest.raises(ValueError, match="input sampled at 50 Hz is below the 100 Hz the model needs"):
+        Preprocessor(50.0)

@@ -172,3 +172,22 @@ def test_errors_share_one_base(tmp_path):
 def test_bad_physionet_path():
     with pytest.raises(RecordError, match="must look like 'physionet:<database>/<record>'"):
         open_record("physionet:mitdb")
+
+
+def test_record_without_signals(tmp_path):
+    (tmp_path / "annonly.hea").write_text("annonly 0 360 1000\n")
+    with pytest.raises(EmptyRecordError, match="has no signals: its header lists no leads"):
+        open_record(tmp_path / "annonly")
+
+
+def test_missing_samples_in_the_file_become_nan_then_filled_and_flagged(tmp_path):
+    from core.preprocess import flag_names, preprocess_record
+
+    sig = np.sin(2 * np.pi * 1.2 * np.arange(3600) / 360)[:, None]
+    sig[1000:1500] = np.nan  # wfdb stores these as the format's invalid-sample code
+    wfdb.wrsamp("gap", fs=360, units=["mV"], sig_name=["MLII"], p_signal=sig, fmt=["16"],
+                write_dir=str(tmp_path))
+    rec = open_record(tmp_path / "gap")
+    assert np.isnan(rec.signal[1000:1500]).all() and np.isfinite(rec.signal[:1000]).all()
+    out, flags = preprocess_record(rec.signal, rec.fs)
+    assert np.isfinite(out).all() and flag_names(flags) == {"nan_filled", "flat"}

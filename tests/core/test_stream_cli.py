@@ -26,3 +26,10 @@ def test_options():
     assert got == ("rec", "II", 30, 2.0, True, "x")
     with pytest.raises(SystemExit):
         build_parser().parse_args([])
+
+
+def test_console_script_points_at_main():
+    from importlib.metadata import entry_points
+
+    (script,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "dacl-stream"]
+    assert script.load() is main
