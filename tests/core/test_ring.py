@@ -95,3 +95,39 @@ def test_concurrent_writer_and_reader_see_a_perfect_counter():
     assert ring.total == total and ring.overruns == 0
     assert reads[0] > 100  # the reader really interleaved with the writer
     np.testing.assert_array_equal(np.concatenate(seen), np.arange(total))
+
+
+def test_concurrent_slow_reader_gets_overruns_counted_never_wrong_data():
+    ring = RingBuffer(1000, dtype=np.int64)
+    total = 200_000
+    failures, blocks = [0], []
+
+    def writer():
+        for i in range(0, total, 100):
+            ring.write(np.arange(i, i + 100))
+            if i % 5000 == 0:
+                time.sleep(0.001)
+
+    def reader():  # wants every sample but keeps napping, so the writer laps it
+        cursor = 0
+        while cursor < total:
+            stop = min(ring.total, cursor + 500)
+            if stop <= cursor:
+                time.sleep(0.0005)
+                continue
+            try:
+                blocks.append((cursor, ring.read(cursor, stop)))
+                cursor = stop
+            except OverwrittenError:
+                failures[0] += 1
+                cursor = ring.oldest + 100  # jump ahead like a windower would
+            time.sleep(0.002)
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert failures[0] > 0 and ring.overruns == failures[0]
+    for start, block in blocks:  # whatever was read is exactly the counter at that index
+        np.testing.assert_array_equal(block, np.arange(start, start + block.size))
