@@ -175,6 +175,7 @@ def _locate(path: str | Path, pn_dir: str | None) -> tuple[str, str | None, str]
         pn_dir, text = remote.rsplit("/", 1)
     if pn_dir is not None:
         return text, pn_dir, f"{PHYSIONET_PREFIX}{pn_dir}/{text}"
+    text = str(Path(text).expanduser())
     for ext in (".hea", ".dat", ".mat"):
         if text.endswith(ext):
             text = text[: -len(ext)]

@@ -202,3 +202,15 @@ def test_bad_chunk_shape_and_rate():
 def test_input_rate_below_the_models_needs():
     with pytest.raises(ValueError, match="input sampled at 50 Hz is below the 100 Hz the model needs"):
         Preprocessor(50.0)
+
+
+def test_empty_chunks_change_nothing(mitbih):
+    signal, fs, (ref, ref_flags) = mitbih
+    pre = Preprocessor(fs)
+    outs, flags = [], []
+    for i in range(0, signal.size, 500):
+        for chunk in (signal[i : i + 500], signal[:0]):
+            out, flag = pre.process(chunk)
+            outs.append(out)
+            flags.append(flag)
+    assert np.array_equal(np.concatenate(outs), ref) and np.array_equal(np.concatenate(flags), ref_flags)
