@@ -9,7 +9,7 @@ import pytest
 from core.heart_rate import HeartRateEstimator
 from core.preprocess import normalize_window, preprocess_record
 from core.records import open_record
-from core.scheduler import Scheduler, SchedulerConfig
+from core.scheduler import PendingWindow, Scheduler, SchedulerConfig
 from core.scheduler_model import PipelineModel
 from core.sources import WfdbReplaySource
 from core.windowing import offline_windows
@@ -178,3 +178,21 @@ def test_subscriber_error_is_reraised_in_strict_mode(model):
 def test_bad_config_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SchedulerConfig(**kwargs)
+
+
+def test_full_queue_drops_the_oldest_windows_exactly(model):
+    need_data(CINC)
+    rec = open_record(CINC / "A00001")
+    signal, _ = preprocess_record(rec.signal, rec.fs)
+    scheduler = Scheduler(model, SchedulerConfig(pending_per_stream=3), strict=True)
+    results = scheduler.result_queue()
+    sid = scheduler.add_external_stream("bed", fs=300.0)
+    ends = [2048 + 300 * k for k in range(5)]
+    now = time.monotonic()
+    # the worker is not running yet: five windows into a queue of three drop the two oldest
+    scheduler.submit([PendingWindow(sid, e, signal[e - 2048 : e], now, frozenset()) for e in ends])
+    assert scheduler.pending() == 3 and scheduler.stream(sid).dropped == 2
+    run_until(scheduler, lambda: scheduler.pending() == 0 and len(results) == 3)
+    assert [r.end_index for r in results.get_all()] == ends[2:]
+    with pytest.raises(KeyError, match="not an external stream"):
+        scheduler.submit([PendingWindow(sid + 1, 2048, signal[:2048], now, frozenset())])
