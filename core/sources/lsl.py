@@ -111,7 +111,7 @@ class LslInletSource(Source):
             return np.empty(0)
         wait = 0.1 if timeout is None else max(timeout, 0.0)
         try:
-            samples, _ = self._inlet.pull_chunk(timeout=wait, max_samples=4096, min_samples=1, as_numpy=True)
+            samples = self._pull(wait)
         except LostError:
             self._inlet.close_stream()
             self._inlet = None
@@ -122,10 +122,18 @@ class LslInletSource(Source):
             if self.state == "stalled":
                 self._set_state("running", "samples flowing again")
             self._last_data = now
-            return np.asarray(samples[:, self.channel_index], dtype=np.float64) * self.scale
+            return np.asarray(samples, dtype=np.float64)[:, self.channel_index] * self.scale
         if now - self._last_data > self.stall_timeout and self.state != "stalled":
             self._set_state("stalled", f"no samples for {now - self._last_data:.1f} s; watching for it")
         return np.empty(0)
+
+    def _pull(self, wait: float):  # -> (n, channels) array or list of samples
+        """Pull what has arrived; return as soon as one sample is there (pylsl >= 1.18), else after `wait`."""
+        try:
+            samples, _ = self._inlet.pull_chunk(timeout=wait, max_samples=4096, min_samples=1, as_numpy=True)
+        except TypeError:  # an older pylsl without min_samples/as_numpy
+            samples, _ = self._inlet.pull_chunk(timeout=wait, max_samples=4096)
+        return samples
 
     def _poll_reconnect(self) -> None:
         """While stalled, look (without blocking) for a new outlet of the stream and switch to it.
