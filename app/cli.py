@@ -135,19 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         QtCore.QTimer.singleShot(int(args.duration * 1000), finish)
     code = app.exec()
     window.settings.sync()
-    _tear_down(window)
     return status["code"] or code
-
-
-def _tear_down(window) -> None:
-    """Delete the window's Qt objects now rather than at interpreter exit (where they can crash it)."""
-    import gc
-
-    from PySide6 import QtCore
-
-    window.deleteLater()
-    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
-    gc.collect()
 
 
 def _save_screenshot(window, path: str) -> int:

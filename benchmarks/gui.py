@@ -40,6 +40,13 @@ class PaintCounter(QtCore.QObject):
         return False
 
 
+def spin(seconds: float) -> None:
+    """Run the Qt event loop for `seconds` (a nested QEventLoop; no processEvents polling)."""
+    loop = QtCore.QEventLoop()
+    QtCore.QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
 def measure(app, window, viewports, seconds: float, warmup: float) -> dict:
     """Run the event loop `warmup` s, then `seconds` s while counting paints and GUI-thread CPU time."""
     counters = []
@@ -47,16 +54,12 @@ def measure(app, window, viewports, seconds: float, warmup: float) -> dict:
         c = PaintCounter()
         vp.installEventFilter(c)
         counters.append(c)
-    end = time.perf_counter() + warmup
-    while time.perf_counter() < end:
-        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    spin(warmup)
     for c in counters:
         c.times.clear()
     frames0, results0 = window.frames, window.results_seen
     wall0, cpu0 = time.perf_counter(), time.thread_time()
-    loop = QtCore.QEventLoop()
-    QtCore.QTimer.singleShot(int(seconds * 1000), loop.quit)
-    loop.exec()
+    spin(seconds)
     wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
     per_view = [len(c.times) / wall for c in counters]
     intervals = np.concatenate([np.diff(c.times) for c in counters if len(c.times) > 1] or [np.zeros(1)])
@@ -100,7 +103,7 @@ def run_case(app, args, streams: int) -> dict:
     finally:
         window.close()
         window.deleteLater()
-        app.processEvents()
+        spin(0.2)
     return out
 
 

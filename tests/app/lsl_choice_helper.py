@@ -19,7 +19,7 @@ def main() -> int:
     sender = subprocess.Popen([str(stream_cli), record, "--speed", "10", "--loop", "--name", "dacl-gui-test"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        from PySide6 import QtWidgets
+        from PySide6 import QtCore, QtWidgets
 
         from app import theme
         from app.controller import MonitorSession
@@ -27,7 +27,7 @@ def main() -> int:
         from app.main_window import MainWindow
         from app.settings import MonitorSettings
 
-        app = QtWidgets.QApplication([sys.argv[0]])
+        _app = QtWidgets.QApplication([sys.argv[0]])  # kept alive for the whole run
         theme.configure_pyqtgraph()
         window = MainWindow(MonitorSession(bundle, speed=1.0), MonitorSettings(settings))
         window.show()
@@ -40,10 +40,13 @@ def main() -> int:
         dialog.choose(names.index("dacl-gui-test") if "dacl-gui-test" in names else 0)
         dialog.accept()
         sid = window.connect_lsl(dialog.chosen) if dialog.chosen is not None else None
-        deadline = time.monotonic() + 25
-        while sid is not None and len(window.beds[sid].results) < 4 and time.monotonic() < deadline:
-            app.processEvents()
-            time.sleep(0.01)
+        if sid is not None:  # run the event loop until 4 results arrived (at most 25 s)
+            loop = QtCore.QEventLoop()
+            poll = QtCore.QTimer()
+            poll.timeout.connect(lambda: loop.quit() if len(window.beds[sid].results) >= 4 else None)
+            poll.start(50)
+            QtCore.QTimer.singleShot(25000, loop.quit)
+            loop.exec()
         results = list(window.beds[sid].results) if sid is not None else []
         report = {
             "discovered": names,
