@@ -36,6 +36,29 @@ log = logging.getLogger(__name__)
 DEFAULT_FS = 300
 
 
+def import_kymatio():
+    """Import kymatio (the filter-bank source and reference), also where SciPy >= 1.17 lacks sph_harm.
+
+    kymatio 0.3.0's package import loads its 3-D filter bank, which imports scipy.special.sph_harm
+    (removed in SciPy 1.17, e.g. on the GPU machine). The 1-D transform never calls it, so where it is
+    missing the old name is given to SciPy's replacement, sph_harm_y, before importing kymatio.
+    """
+    import importlib
+
+    import scipy.special
+
+    if not hasattr(scipy.special, "sph_harm") and hasattr(scipy.special, "sph_harm_y"):
+        def sph_harm(m, n, theta, phi):  # old argument order: order, degree, azimuth, polar
+            return scipy.special.sph_harm_y(n, m, phi, theta)
+
+        scipy.special.sph_harm = sph_harm
+        log.info("scipy.special.sph_harm missing: aliased to sph_harm_y so kymatio 0.3.0 imports")
+    kymatio = importlib.import_module("kymatio")
+    importlib.import_module("kymatio.scattering1d.frontend.base_frontend")
+    importlib.import_module("kymatio.torch")
+    return kymatio
+
+
 def _support(h: np.ndarray) -> np.ndarray:
     mag = np.abs(h)
     return np.nonzero(mag > SUPPORT_THRESHOLD * mag.max())[0]
@@ -63,9 +86,8 @@ class ScatteringGraph(nn.Module):
     ) -> None:
         super().__init__()
         q1, q2 = _check_params(J, shape, tuple(Q), T, max_order)
-        from kymatio.scattering1d.frontend.base_frontend import ScatteringBase1D  # filter bank source
-
-        base = ScatteringBase1D(J, shape, (q1, q2), T, max_order)
+        frontend = import_kymatio().scattering1d.frontend.base_frontend
+        base = frontend.ScatteringBase1D(J, shape, (q1, q2), T, max_order)
         base.build()
         base.create_filters()
         self.J, self.shape, self.Q, self.T, self.max_order = J, shape, (q1, q2), T, max_order
@@ -261,4 +283,4 @@ def export_scattering_onnx(module: ScatteringTransformer, path: str | Path, opse
     return path
 
 
-__all__ = ["ScatteringGraph", "ScatteringTransformer", "export_scattering_onnx"]
+__all__ = ["ScatteringGraph", "ScatteringTransformer", "export_scattering_onnx", "import_kymatio"]
