@@ -37,7 +37,7 @@ def test_written_bundle_loads_with_its_contract(small_bundle, real_windows):
     names = set(bundle.manifest["files"])
     assert {"scattering.onnx", "encoder.onnx", "scattering.pt2", "encoder.pt2"} <= names
     assert {"reference_cloud.npz", "demo_windows.npy"} <= names
-    assert bundle.manifest["export"]["max_ort_deviation"] < 1e-4
+    assert bundle.manifest["export"]["max_ort_deviation"] < 1e-3  # features; see test_backends
 
 
 def test_onnx_graphs_have_contract_names_and_dynamic_batch(small_bundle):
