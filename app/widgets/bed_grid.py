@@ -47,7 +47,9 @@ class BedPanel(QtWidgets.QFrame):
         cls = int(np.argmax(probs))
         self.class_label.setText(f"{CLASS_CODES[cls]} {100 * probs[cls]:.0f}%")
         color = theme.ALARM_RED if alarm else theme.CLASS_COLORS[cls]
-        self.class_label.setStyleSheet(f"color: {color}; font-weight: bold; font-size: 13px;")
+        style = f"color: {color}; font-weight: bold; font-size: 13px;"
+        if self.class_label.styleSheet() != style:  # restyling is costly: only on change
+            self.class_label.setStyleSheet(style)
         self.hr_label.setText(f"{heart_rate:.0f}" if math.isfinite(heart_rate) else "--")
 
     def set_selected(self, selected: bool) -> None:

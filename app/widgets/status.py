@@ -54,7 +54,8 @@ class MonitorStatusBar(QtWidgets.QStatusBar):
             self.set_field("latency", "latency –")
         self.set_field("throughput", f"{windows_per_s:.1f} windows/s")
         self.set_field("drops", f"drops {drops}")
-        color = theme.ALARM_RED if drops else theme.TEXT_DIM
-        self.labels["drops"].setStyleSheet(f"color: {color};")
+        style = f"color: {theme.ALARM_RED if drops else theme.TEXT_DIM};"
+        if self.labels["drops"].styleSheet() != style:  # restyling is costly: only on change
+            self.labels["drops"].setStyleSheet(style)
 
 

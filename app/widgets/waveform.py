@@ -15,9 +15,15 @@ MIN_SPAN_MV = 2.0
 class WaveformPlot(pg.PlotWidget):
     """A sweeping (or scrolling) trace of the newest `seconds` of signal.
 
-    Both curves are views of one preallocated array; `set_signal` is called once per frame with the ring
-    buffer's newest samples and the sample index one past the last of them.
+    `set_signal` is called once per frame with the ring buffer's newest samples and the sample index one
+    past the last of them; only the samples that are new since the last frame are written into one
+    preallocated array. In sweep mode the trace is cut into 0.25 s segments, one PlotCurveItem each
+    (setData on views of the preallocated arrays, skipFiniteCheck): a frame rebuilds and repaints only
+    the segment under the cursor, and the segment ahead of it is hidden as the eraser gap, as a bedside
+    monitor does. Scrolling mode redraws one PlotDataItem with clip-to-view and peak downsampling.
     """
+
+    SEGMENT_S = 0.25
 
     def __init__(self, fs: float = 300.0, seconds: float = 10.0, compact: bool = False,
                  sweep: bool = True, parent=None) -> None:
@@ -27,10 +33,12 @@ class WaveformPlot(pg.PlotWidget):
         self.sweep = sweep
         self.compact = compact
         self._n = int(round(self.fs * self.seconds))
-        self._gap = max(1, int(0.25 * self.fs))  # the blank "eraser" ahead of the sweep cursor
+        self._seg = max(2, int(round(self.SEGMENT_S * self.fs)))  # samples per sweep segment
         self._x = np.arange(self._n, dtype=np.float64) / self.fs
         self._y = np.zeros(self._n, dtype=np.float64)
         self._x_scroll = self._x - self.seconds
+        self._y_scroll = np.zeros(self._n, dtype=np.float64)
+        self._end = 0  # sample index one past the newest sample drawn
         self._filled = 0
         self._y_range = (-1.0, 1.0)
         self._grid_on = not compact
@@ -52,17 +60,19 @@ class WaveformPlot(pg.PlotWidget):
         for item in (self._grid, self._grid_major):
             plot.addItem(item)
         pen = pg.mkPen(theme.ECG_GREEN, width=1.6 if compact else 2.0)
-        self.curve_a = plot.plot(pen=pen, skipFiniteCheck=True)
-        self.curve_b = plot.plot(pen=pen, skipFiniteCheck=True)
-        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen((57, 255, 106, 90), width=1))
-        plot.addItem(self.cursor)
-        self.cursor.setVisible(sweep)
+        self.segments: list[pg.PlotCurveItem] = []
+        for _ in range(-(-self._n // self._seg)):
+            item = pg.PlotCurveItem(pen=pen, skipFiniteCheck=True)
+            item.setVisible(False)
+            plot.addItem(item)
+            self.segments.append(item)
+        self.scroll_curve = plot.plot(pen=pen, skipFiniteCheck=True)
         self._set_x_range()
         self._apply_y_range(self._y_range)
 
     @property
     def samples_shown(self) -> int:
-        """How many samples the curves currently hold (up to fs × seconds)."""
+        """How many samples the trace currently holds (up to fs × seconds)."""
         return self._filled
 
     @property
@@ -77,52 +87,87 @@ class WaveformPlot(pg.PlotWidget):
         self._grid_major.setVisible(self._grid_on)
 
     def set_sweep(self, sweep: bool) -> None:
-        """Choose sweep mode (fixed paper, moving cursor) or scrolling mode (newest sample at the right)."""
+        """Choose sweep mode (fixed paper, moving eraser) or scrolling mode (newest sample at the right)."""
         self.sweep = bool(sweep)
-        self.cursor.setVisible(self.sweep)
         self._set_x_range()
         self.clear_signal()
 
     def clear_signal(self) -> None:
         """Forget the trace (a new source was connected)."""
+        self._end = 0
         self._filled = 0
-        self.curve_a.setData([], [])
-        self.curve_b.setData([], [])
+        for item in self.segments:
+            item.setVisible(False)
+        self.scroll_curve.setData([], [])
+
+    def displayed(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sample index, mV) of every point drawn now, for checks: what the trace shows, not the buffer."""
+        n, end = self._n, self._end
+        cursor = end % n
+        index, values = [], []
+        if self.sweep:
+            for item in self.segments:
+                if item.isVisible() and item.xData is not None:
+                    pos = np.rint(item.xData * self.fs).astype(int)
+                    index.append(np.where(pos < cursor, end - cursor + pos, end - cursor - n + pos))
+                    values.append(item.yData)
+        else:
+            x, y = self.scroll_curve.getOriginalDataset()
+            if x is not None:
+                index.append(end + np.rint(x * self.fs).astype(int))
+                values.append(y)
+        if not index:
+            return np.empty(0, int), np.empty(0)
+        return np.concatenate(index), np.concatenate(values)
 
     def set_signal(self, samples: np.ndarray, end_index: int) -> None:
         """Show `samples` (mV, model rate), the newest ones, ending just before sample index `end_index`."""
-        k = min(len(samples), self._n, int(end_index))
-        if k <= 0:
-            return
-        samples = samples[-k:]
+        end = int(end_index)
+        if end < self._end:  # the stream restarted: start a fresh sweep
+            self.clear_signal()
+        new = min(end - self._end, len(samples), self._n)
+        if new <= 0:
+            return  # nothing new: no setData, no repaint
+        previous = self._end
+        self._y[np.arange(end - new, end) % self._n] = samples[len(samples) - new:]
+        self._end = end
+        self._filled = min(end, self._n)
         if self.sweep:
-            self._show_sweep(samples, int(end_index))
+            self._draw_sweep(previous, end)
         else:
-            self._y[self._n - k:] = samples
-            self.curve_a.setData(self._x_scroll[self._n - k:], self._y[self._n - k:], skipFiniteCheck=True)
-            self.curve_b.setData([], [])
-        self._filled = k
-        self._autorange(samples)
+            k = min(len(samples), self._n, end)
+            self._y_scroll[self._n - k:] = samples[len(samples) - k:]
+            self.scroll_curve.setData(self._x_scroll[self._n - k:], self._y_scroll[self._n - k:],
+                                      skipFiniteCheck=True)
+        if end // self._seg != previous // self._seg:  # re-check the scale about 4 times a second
+            self._autorange(samples[len(samples) - min(len(samples), self._n):])
 
-    def _show_sweep(self, samples: np.ndarray, end_index: int) -> None:
-        k, n = len(samples), self._n
-        pos = np.arange(end_index - k, end_index) % n
-        self._y[pos] = samples
-        cursor = end_index % n
-        self.curve_a.setData(self._x[:cursor], self._y[:cursor], skipFiniteCheck=True)
-        start_b = cursor + self._gap
-        if end_index >= n and start_b < n:
-            self.curve_b.setData(self._x[start_b:], self._y[start_b:], skipFiniteCheck=True)
+    def _draw_sweep(self, previous: int, end: int) -> None:
+        n, seg, count = self._n, self._seg, len(self.segments)
+        cursor = end % n
+        current = cursor // seg
+        if end - previous >= n:
+            touched = range(count)  # a full sweep or more since the last frame: redraw everything
         else:
-            self.curve_b.setData([], [])
-        self.cursor.setValue(cursor / self.fs)
+            first = (previous % n) // seg
+            touched = [(first + j) % count for j in range((current - first) % count + 1)]
+        for j in touched:
+            lo = max(j * seg - 1, 0)  # one sample of overlap joins the segment to the one before it
+            hi = cursor if j == current else min((j + 1) * seg, n)
+            item = self.segments[j]
+            if hi - lo < 2:
+                item.setVisible(False)
+                continue
+            item.setData(self._x[lo:hi], self._y[lo:hi], skipFiniteCheck=True)
+            item.setVisible(True)
+        self.segments[(current + 1) % count].setVisible(False)  # the eraser gap ahead of the cursor
 
     def _autorange(self, samples: np.ndarray) -> None:
         """Keep a stable vertical scale: change it only when the trace leaves it, snapped to 0.5 mV."""
         finite = samples[np.isfinite(samples)]
         if finite.size == 0:
             return
-        lo, hi = np.percentile(finite, [0.5, 99.5])
+        lo, hi = float(finite.min()), float(finite.max())
         cur_lo, cur_hi = self._y_range
         inside = lo >= cur_lo and hi <= cur_hi
         too_loose = (hi - lo) < 0.35 * (cur_hi - cur_lo) and (cur_hi - cur_lo) > MIN_SPAN_MV
