@@ -100,6 +100,7 @@ class SchedulerConfig:
     stall_after_s: float = 5.0  # a running source with no samples for this long is "stalled"
     max_reads_per_tick: int = 64  # chunks taken from one source per tick (bounds a flat-out replay)
     heart_rate: bool = True  # compute heart rate per window (batched R-peak detector)
+    heart_rate_device: str = "auto"  # "cpu", "cuda", or "auto": the model's device (InferenceModel.device)
     latency_history: int = 2000  # results kept for the running latency / windows-per-second statistics
 
     def __post_init__(self) -> None:
@@ -250,7 +251,10 @@ class Scheduler:
         self.model = model
         self.config = config or SchedulerConfig()
         self.strict = strict
-        self._hr = HeartRateEstimator(self.config.fs) if self.config.heart_rate else None
+        hr_device = self.config.heart_rate_device
+        if hr_device == "auto":
+            hr_device = "cuda" if str(getattr(model, "device", "cpu")).startswith("cuda") else "cpu"
+        self._hr = HeartRateEstimator(self.config.fs, hr_device) if self.config.heart_rate else None
         self._streams: dict[int, _Stream] = {}
         self._next_id = 0
         self._cond = threading.Condition()  # guards every _Stream.pending, _ready and _n_pending

@@ -26,6 +26,7 @@ class PipelineModel:
         self.hop = int(bundle.hop)
         info = pipeline.info()
         self.backend = f"{info['name']} ({info['device']}, {info['precision']})"
+        self.device = str(info["device"])  # where the scheduler also runs the heart-rate detector
         self.selection = ""  # why this backend: filled by load_model from the registry's selection
 
     def infer(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

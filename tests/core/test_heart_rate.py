@@ -56,3 +56,26 @@ def test_mitbih_100_within_2_bpm_of_reference_beats():
     )
     assert starts.size > 1700  # the whole 30 min record, one window per second
     assert np.max(np.abs(rates - reference)) <= 2.0
+
+
+def test_torch_path_used_on_cuda_finds_the_same_peaks_as_numpy():
+    if not MITBIH_100.with_suffix(".hea").exists():
+        pytest.skip(f"MIT-BIH record 100 not found at {MITBIH_100}")
+    import wfdb
+
+    x = signal.resample_poly(wfdb.rdrecord(str(MITBIH_100), sampto=360 * 300).p_signal[:, 0], FS, 360)
+    windows = np.stack([x[s : s + W] for s in range(0, x.size - W, 7 * H)])
+    est = HeartRateEstimator(FS)  # on the CPU; the torch path is what a CUDA estimator runs
+    np.testing.assert_array_equal(est.peak_mask_torch(windows).numpy(), est.peak_mask(windows))
+    assert est.peak_mask(windows).sum() > 5 * len(windows)
+
+
+@pytest.mark.gpu
+def test_cuda_estimator_matches_the_cpu_one():
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device: torch.cuda.is_available() is False")
+    windows = np.stack([pulse_train(r) for r in (45.0, 70.0, 120.0, 180.0)])
+    cuda, cpu = HeartRateEstimator(FS, "cuda"), HeartRateEstimator(FS)
+    np.testing.assert_allclose(cuda.rates(windows), cpu.rates(windows))
