@@ -1,8 +1,8 @@
 """Cache of serialised TensorRT plans beside the bundle, keyed by everything a plan depends on.
 
 A plan only runs on the TensorRT version and GPU that built it, for the ONNX graph, precision and batch
-profile it was built with. Each graph/precision has one slot ``plans/<graph>-<precision>.plan`` with a
-``.json`` key beside it; a slot whose key differs, whose file is corrupt, or which fails to deserialise is
+profile it was built with. Each graph/precision has one slot ``plans/<graph>-<precision>.trtplan`` with
+a ``.json`` key beside it; a slot whose key differs, whose file is corrupt, or which fails to deserialise is
 rebuilt and the reason logged. Nothing here imports tensorrt, so it is testable anywhere.
 """
 
@@ -65,7 +65,7 @@ class PlanCache:
     def slot(self, graph: str, precision: str) -> tuple[Path, Path]:
         """(plan file, key file) for a graph and precision."""
         stem = self.directory / f"{graph}-{precision}"
-        return stem.with_suffix(".plan"), stem.with_suffix(".json")
+        return stem.with_suffix(".trtplan"), stem.with_suffix(".json")
 
     def lookup(self, graph: str, key: PlanKey) -> tuple[bytes | None, str]:
         """The cached plan for ``key`` and "cached", or None and why it cannot be used."""
@@ -89,7 +89,7 @@ class PlanCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         plan_path, key_path = self.slot(graph, key.precision)
         key_path.unlink(missing_ok=True)
-        tmp = plan_path.with_suffix(".plan.tmp")
+        tmp = plan_path.with_suffix(".trtplan.tmp")
         tmp.write_bytes(plan)
         tmp.replace(plan_path)
         record = {"key": key.as_dict(), "digest": key.digest(),

@@ -46,7 +46,7 @@ def test_first_use_builds_then_the_cache_serves(tmp_path):
     assert engine["built_for"] == KEY.digest()
     again, status = cache.load_or_build("scattering", KEY, builder.build_for(KEY), builder.deserialize)
     assert status == "cached" and builder.builds == 1 and again == engine
-    assert (tmp_path / "plans" / "scattering-fp16.plan").is_file()
+    assert (tmp_path / "plans" / "scattering-fp16.trtplan").is_file()
     assert json.loads((tmp_path / "plans" / "scattering-fp16.json").read_text())["digest"] == KEY.digest()
 
 
@@ -72,7 +72,7 @@ def test_corrupt_plan_file_is_rebuilt(tmp_path):
     plan_path, _ = cache.slot("encoder", "fp16")
     plan_path.write_bytes(plan_path.read_bytes()[:-3])
     _, status = cache.load_or_build("encoder", KEY, builder.build_for(KEY), builder.deserialize)
-    assert status == "built: encoder-fp16.plan is corrupt (SHA-256 differs from the one recorded)"
+    assert status == "built: encoder-fp16.trtplan is corrupt (SHA-256 differs from the one recorded)"
     assert builder.builds == 2
 
 
