@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -10,6 +12,54 @@ from app import theme
 MINOR_S, MAJOR_S = 0.04, 0.2  # ECG paper: 1 mm = 40 ms, 5 mm = 200 ms at 25 mm/s
 MINOR_MV, MAJOR_MV = 0.1, 0.5  # 1 mm = 0.1 mV, 5 mm = 0.5 mV at 10 mm/mV
 MIN_SPAN_MV = 2.0
+
+
+class SweepPacer:
+    """A steady display position from bursty sample arrival, so the sweep moves every frame.
+
+    Sources deliver chunks (a replay every 0.1 s, LSL whatever the sender pushes); drawing each chunk as
+    it lands would move the trace 10 times a second. The position advances at the measured sample rate
+    and is pulled towards (newest sample − one typical chunk); it never passes the newest sample, shows
+    everything once samples stop arriving (pause), and snaps when it falls more than 1 s behind.
+    """
+
+    CATCH_UP_PER_S = 3.0  # how fast the position closes its distance to the target
+
+    def __init__(self, fs: float) -> None:
+        self.fs = fs
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream (a new source)."""
+        self.position = -1.0
+        self.rate = self.fs  # samples per second arriving, estimated
+        self.chunk = self.fs / 10  # samples per arrival, estimated
+        self._last_end = -1
+        self._last_arrival = 0.0
+        self._last_frame = 0.0
+
+    def advance(self, end: int, now: float) -> int:
+        """The sample index (exclusive) to draw up to at time `now`, given the newest index `end`."""
+        if self.position < 0 or end < self._last_end:
+            self.reset()
+            self.position, self._last_end = float(end), end
+            self._last_arrival = self._last_frame = now
+            return end
+        if end > self._last_end:
+            gap = now - self._last_arrival
+            if gap > 1e-3:
+                self.rate = 0.8 * self.rate + 0.2 * min((end - self._last_end) / gap, 100 * self.fs)
+            self.chunk = 0.8 * self.chunk + 0.2 * (end - self._last_end)
+            self._last_end, self._last_arrival = end, now
+        dt = min(now - self._last_frame, 0.25)
+        self._last_frame = now
+        stale = now - self._last_arrival > 0.3  # nothing new for a while: show all that arrived
+        target = float(end) if stale else end - self.chunk
+        if target - self.position > self.fs:  # far behind (resume, jump): do not crawl
+            self.position = target
+        self.position += self.rate * dt + self.CATCH_UP_PER_S * (target - self.position) * dt
+        self.position = min(max(self.position, 0.0), float(end))
+        return int(self.position)
 
 
 class WaveformPlot(pg.PlotWidget):
@@ -39,6 +89,7 @@ class WaveformPlot(pg.PlotWidget):
         self._x_scroll = self._x - self.seconds
         self._y_scroll = np.zeros(self._n, dtype=np.float64)
         self._end = 0  # sample index one past the newest sample drawn
+        self.pacer = SweepPacer(self.fs)
         self._filled = 0
         self._y_range = (-1.0, 1.0)
         self._grid_on = not compact
@@ -96,6 +147,7 @@ class WaveformPlot(pg.PlotWidget):
         """Forget the trace (a new source was connected)."""
         self._end = 0
         self._filled = 0
+        self.pacer.reset()
         for item in self.segments:
             item.setVisible(False)
         self.scroll_curve.setData([], [])
@@ -120,9 +172,13 @@ class WaveformPlot(pg.PlotWidget):
             return np.empty(0, int), np.empty(0)
         return np.concatenate(index), np.concatenate(values)
 
-    def set_signal(self, samples: np.ndarray, end_index: int) -> None:
-        """Show `samples` (mV, model rate), the newest ones, ending just before sample index `end_index`."""
-        end = int(end_index)
+    def set_signal(self, samples: np.ndarray, end_index: int, now: float | None = None) -> None:
+        """Show `samples` (mV, model rate) ending just before index `end_index`, as far as the pacer says.
+
+        `now` is the frame time (default: the monotonic clock).
+        """
+        end = self.pacer.advance(int(end_index), time.monotonic() if now is None else now)
+        samples = samples[: max(0, len(samples) - (int(end_index) - end))]
         if end < self._end:  # the stream restarted: start a fresh sweep
             self.clear_signal()
         new = min(end - self._end, len(samples), self._n)

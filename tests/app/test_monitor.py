@@ -50,7 +50,7 @@ def test_replay_fills_the_curves_and_delivers_results_at_the_hop_rate(qtbot, bun
     assert window.history.count == len(results) and window.trajectory.count == min(len(results), 40)
 
     window.set_paused(True)
-    qtbot.wait(300)  # the last chunk lands and a frame draws it
+    qtbot.wait(700)  # the last chunk lands and the paced sweep draws up to it
     _, end = window.session.snapshot(sid, 1)
     qtbot.wait(100)
     rec = open_record(path)
