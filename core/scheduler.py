@@ -237,11 +237,13 @@ class _Stream:
         """Preprocess a chunk, append it to the ring and return the windows it completed."""
         assert self.preprocessor is not None and self.windower is not None, "ingest() before connect()"
         samples, flags = self.preprocessor.process(chunk)
-        self.windower.ring.write(samples, flags)
-        sid = self.info.stream_id
-        return [
-            PendingWindow(sid, w.end, w.samples, now, w.flags) for w in self.windower.poll()
-        ]
+        ring, sid = self.windower.ring, self.info.stream_id
+        step = ring.capacity - self.config.window + 1  # write at most this much between polls, so no
+        out: list[PendingWindow] = []  # window is overwritten before it is cut, however big the chunk
+        for start in range(0, len(samples), step):
+            ring.write(samples[start : start + step], flags[start : start + step])
+            out.extend(PendingWindow(sid, w.end, w.samples, now, w.flags) for w in self.windower.poll())
+        return out
 
 
 class Scheduler:
@@ -535,17 +537,18 @@ class Scheduler:
                 streams = [self._streams[s] for s in {w.stream_id for w in batch} if s in self._streams]
             self._fault(streams, exc, "inference")
             return
+        with self._cond:
+            infos = {sid: s.info for sid in {w.stream_id for w in batch} if (s := self._streams.get(sid))}
+        subscribers = self._subscribers
         done = time.monotonic()
         for i, w in enumerate(batch):
             result = WindowResult(w.stream_id, w.end_index, w.arrival_time, done, probs[i], embedding[i],
                                   trajectory[i], float(rates[i]), w.flags)
-            self._recent.append((done, result.latency_ms))
+            self._recent.append((done, (done - w.arrival_time) * 1e3))
             self._windows += 1
-            with self._cond:
-                stream = self._streams.get(w.stream_id)
-            if stream is not None:
-                stream.info.windows += 1
-            for callback in self._subscribers:
+            if (info := infos.get(w.stream_id)) is not None:
+                info.windows += 1
+            for callback in subscribers:
                 self._call(callback, result)
 
     # ----- status and errors ---------------------------------------------------------------------------

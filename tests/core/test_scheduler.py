@@ -40,14 +40,17 @@ def drained(scheduler):
     return lambda: all(s.state == "ended" for s in scheduler.streams()) and scheduler.pending() == 0
 
 
-@pytest.mark.parametrize(("record", "seconds"), [(CINC / "A00001", None), (MITBIH_100, 40.0)])
-def test_streaming_equals_offline(model, record, seconds):
+@pytest.mark.parametrize(
+    ("record", "seconds", "chunk"),
+    [(CINC / "A00001", None, 37), (MITBIH_100, 40.0, 37), (MITBIH_100, 60.0, 30_000)],  # last: > ring
+)
+def test_streaming_equals_offline(model, record, seconds, chunk):
     need_data(record)
     rec = open_record(record)
     config = SchedulerConfig(pending_per_stream=10_000, max_batch=16)
     scheduler = Scheduler(model, config, strict=True)
     results = scheduler.result_queue(maxsize=100_000)
-    sid = scheduler.add_stream(WfdbReplaySource(rec, chunk=37, speed=None, limit_s=seconds))
+    sid = scheduler.add_stream(WfdbReplaySource(rec, chunk=chunk, speed=None, limit_s=seconds))
     run_until(scheduler, drained(scheduler))
     got = results.get_all()
 
