@@ -31,7 +31,7 @@ class OnnxRuntimeEngine(Engine):
     """One bundle graph ("scattering" or "encoder") in an onnxruntime.InferenceSession."""
 
     def __init__(self, bundle: Bundle, graph: str, device: str = "cpu", threads: int | None = None,
-                 max_batch: int = 512) -> None:
+                 max_batch: int = 512, spinning: bool = False) -> None:
         if graph not in ("scattering", "encoder"):
             raise ValueError(f"OnnxRuntimeEngine runs 'scattering' or 'encoder', not {graph!r}; "
                              "use onnxruntime_pipeline for the pair")
@@ -49,6 +49,9 @@ class OnnxRuntimeEngine(Engine):
             threads = min(os.cpu_count() or 1, 8)
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # idle worker threads sleep instead of spinning: the monitor shares its cores with acquisition and
+        # the GUI, and spinning pools lose badly when the cores are busy elsewhere
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         providers = [PROVIDERS[device]] + (["CPUExecutionProvider"] if device == "cuda" else [])
         self.session = ort.InferenceSession(str(bundle.onnx_path(graph)), options, providers=providers)
         if PROVIDERS[device] not in self.session.get_providers():
