@@ -10,8 +10,8 @@ from tests.core.test_scheduler_support import CINC, bundle_path, need_data
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    return bundle_path(tmp_path_factory.getbasetemp())
+def bundle(pytestconfig):
+    return bundle_path(pytestconfig.cache.mkdir("dacl-scheduler-bundle"))
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ from tests.core.test_scheduler_support import CINC, MITBIH_100, bundle_path, nee
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
+def model(pytestconfig):
     from engines.backend_onnxruntime import onnxruntime_pipeline
     from engines.bundle import load_bundle
 
-    bundle = load_bundle(bundle_path(tmp_path_factory.getbasetemp()))
+    bundle = load_bundle(bundle_path(pytestconfig.cache.mkdir("dacl-scheduler-bundle")))
     return PipelineModel(onnxruntime_pipeline(bundle, threads=1), bundle)
 
 

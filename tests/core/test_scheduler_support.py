@@ -1,9 +1,12 @@
-"""Shared helpers (no tests) for the scheduler and headless tests: a real, untrained model bundle.
+"""Shared helpers (no tests) for the scheduler and headless tests: a real model bundle.
 
-The bundle is written by engines.bundle.write_bundle from the real ScatteringTransformer and a small
-seeded encoder; it is a genuine model (untrained), enough to prove streaming equals offline.
+The shipped default bundle (engines/default) when it is there and loads; otherwise a bundle written by
+engines.bundle.write_bundle from the real ScatteringTransformer and a small seeded encoder: a genuine,
+untrained model, enough to prove streaming equals offline. The written one is cached in pytest's cache
+folder under a key of the exporting code's hash, since exporting costs ~30 s.
 """
 
+import hashlib
 from functools import cache
 from pathlib import Path
 
@@ -39,9 +42,30 @@ def need_data(path: Path) -> None:
         pytest.skip(f"shared data not found at {path}")
 
 
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_BUNDLE = ROOT / "engines" / "default"
+EXPORT_CODE = ["engines/scattering.py", "engines/st.py", "engines/export.py", "engines/bundle.py",
+               "engines/bundle_spec.py", "tests/core/test_scheduler_support.py"]
+
+
 @cache
 def bundle_path(root: Path) -> Path:
-    """Write (once per test session) a real untrained bundle under `root`; return its folder."""
+    """The default bundle if it loads, else a real untrained bundle written (once) under `root`."""
+    from engines.bundle import BundleError, load_bundle
+
+    if (DEFAULT_BUNDLE / "manifest.json").exists():
+        try:
+            return load_bundle(DEFAULT_BUNDLE).path
+        except BundleError:
+            pass
+    key = hashlib.sha256(torch.__version__.encode())
+    for name in EXPORT_CODE:
+        key.update((ROOT / name).read_bytes() if (ROOT / name).exists() else b"")
+    folder = root / f"scheduler_test_bundle_{key.hexdigest()[:16]}"
+    try:
+        return load_bundle(folder).path
+    except BundleError:
+        pass
     try:
         from engines.scattering import ScatteringTransformer
     except ImportError as exc:
@@ -55,7 +79,7 @@ def bundle_path(root: Path) -> Path:
     encoder = SeededEncoder(features.shape[1]).eval()
     rng = np.random.default_rng(0)
     return write_bundle(
-        root / "scheduler_test_bundle", scattering, encoder,
+        folder, scattering, encoder,
         projection={"matrix": encoder.proj.numpy(), "offset": np.zeros(2, np.float32)},
         reference_cloud={"points": rng.standard_normal((8, 2)), "labels": np.array(list("NAO~NAO~"))},
         scattering_params={"fs": 300, "window": 2048, "J": 8, "Q": [8, 1], "T": None, "max_order": 2},
