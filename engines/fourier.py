@@ -10,7 +10,6 @@ Gather/Reshape/Slice/Sqrt only, which TensorRT 10 parses.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -24,18 +23,15 @@ SUPPORT_THRESHOLD = 1e-12
 Locator = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-def split_length(length: int, band: int | None = None) -> tuple[int, int]:
-    """Pick the four-step split L = A·R (both powers of two).
-
-    ``band`` is the number of non-zero input bins when only part of the spectrum is used: the cost of
-    a band-limited inverse is about band·R + L·A, smallest near A = √band. Without it, A ≈ √L.
-    """
-    if length & (length - 1) or length < 1:
+def _check_length(length: int) -> None:
+    if length < 1 or length & (length - 1):
         raise ValueError(f"DFT length must be a power of two, got {length}")
-    target = math.sqrt(band if band else length)
-    a = 2 ** max(0, round(math.log2(max(target, 1.0))))
-    a = min(a, length)
-    return a, length // a
+
+
+def _splits(length: int) -> list[int]:
+    """Candidate A of a four-step split L = A·R: every power of two from 1 to L."""
+    _check_length(length)
+    return [2**i for i in range(length.bit_length())]
 
 
 def _buffer(array: np.ndarray) -> torch.Tensor:
@@ -63,10 +59,12 @@ class RealDFT(nn.Module):
     def __init__(self, length: int, bins: Sequence[int] | np.ndarray) -> None:
         super().__init__()
         self.length = length
-        self.a, self.r = split_length(length)
-        a_idx, r_idx = np.arange(self.a), np.arange(self.r)
         bins = np.asarray(bins) % length
         half = np.unique(np.minimum(bins, (-bins) % length))
+        # cost per signal: step 1 = 2·L·A, step 3 = 4·L·(columns holding a needed bin)
+        self.a = min(_splits(length), key=lambda a: 2 * a + 4 * len(np.unique(half // a)))
+        self.r = length // self.a
+        a_idx, r_idx = np.arange(self.a), np.arange(self.r)
         self.cols = np.unique(half // self.a)
         self.nq = len(self.cols)
         self._col_of = {int(q): j for j, q in enumerate(self.cols)}
@@ -118,21 +116,19 @@ class BandModulus(nn.Module):
         for h, _, _ in filters:
             mag = np.abs(h)
             supports.append(np.nonzero(mag > SUPPORT_THRESHOLD * mag.max())[0])
-        widest = max(min(len(s), length) for s in supports)
-        self.a, self.bn = split_length(length, widest)
-        width = 1
+        # cost per filter and output sample: 4·nq (band → Bn products) + 4·A (A-point DFT); pick the cheapest
+        self.a = min(_splits(length), key=lambda a: _band_width(supports, length, a) + a)
+        self.bn = length // self.a
+        self.nq = _band_width(supports, length, self.a)
         placed: list[dict[tuple[int, int], list[int]]] = []
         for s in supports:
             m = s % length
             q = (m // self.a) % self.bn
-            q0 = _band_start(np.unique(q), self.bn)
-            qs = (q - q0) % self.bn
-            width = max(width, int(qs.max()) + 1)
+            qs = (q - _band_start(np.unique(q), self.bn)) % self.bn
             cells: dict[tuple[int, int], list[int]] = {}
             for b, a_, q_ in zip(s, m % self.a, qs, strict=True):
                 cells.setdefault((int(a_), int(q_)), []).append(int(b))
             placed.append(cells)
-        self.nq = width
         self.depth = max(len(v) for cells in placed for v in cells.values())
         idx = np.zeros((self.depth, self.a, 2, self.nq, self.n), dtype=np.int64)
         wt = np.zeros((self.depth, self.a, 2, self.nq, self.n), dtype=np.float64)
@@ -176,6 +172,17 @@ class BandModulus(nn.Module):
         else:
             modulus = torch.hypot(u[0], u[1])  # one fused pass in eager PyTorch (2.4x faster than the above)
         return modulus.reshape(self.length, self.n, -1)
+
+
+def _band_width(supports: list[np.ndarray], length: int, a: int) -> int:
+    """Columns q' needed when each support is laid out as (A, L/A) and its band shifted to column 0."""
+    period = length // a
+    width = 1
+    for s in supports:
+        occupied = np.unique(((s % length) // a) % period)
+        start = _band_start(occupied, period)
+        width = max(width, int(((occupied - start) % period).max()) + 1)
+    return width
 
 
 def _band_start(occupied: np.ndarray, period: int) -> int:

@@ -219,3 +219,8 @@ def test_batch_results_do_not_depend_on_batch_size_or_chunking(default_case):
     n = len(default_case.expected)
     np.testing.assert_allclose(whole[:n], whole[-n:], rtol=1e-6, atol=1e-7)
     assert _rel_error(one, whole[-1:]).max() <= 1e-6
+
+
+def test_export_rejects_old_opsets(default_case, tmp_path):
+    with pytest.raises(ValueError, match="opset must be an integer >= 17"):
+        export_scattering_onnx(default_case.module, tmp_path / "old.onnx", opset=13)
