@@ -159,7 +159,8 @@ def trial(model, signals: list[np.ndarray], n: int, duration: float, config: Sch
     scheduler.stop()
     stats = scheduler.stats()
     ms = np.asarray(latencies) if latencies else np.array([math.inf])
-    result = {"streams": n, "windows": len(latencies), "submitted": bank.submitted, "dropped": stats.dropped,
+    result = {"streams": n, "heart_rate_device": scheduler.heart_rate_device, "windows": len(latencies),
+              "submitted": bank.submitted, "dropped": stats.dropped,
               "faults": stats.faults, "pending_at_end": scheduler.pending(),
               "latency_ms": {"p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)),
                              "p99": float(np.percentile(ms, 99)), "max": float(ms.max())},

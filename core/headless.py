@@ -86,6 +86,11 @@ class LatencyRecorder:
             self.latencies_ms.append(result.latency_ms)
             self.last_done = result.done_time
 
+    def steady_rate(self) -> float:
+        """Results per second between the first and the last result (excludes the first window's fill)."""
+        span = self.last_done - self.first_done
+        return (len(self.latencies_ms) - 1) / span if span > 0 else float("nan")
+
     def summary(self) -> dict[str, float]:
         """p50 / p95 / p99 / max latency in ms (nan before any result)."""
         ms = np.asarray(self.latencies_ms, dtype=np.float64)
@@ -167,6 +172,7 @@ def run_headless(
         "dropped": stats.dropped,
         "latency_ms": latency.summary(),
         "windows_per_s": len(latency.latencies_ms) / wall,
+        "windows_per_s_after_first": latency.steady_rate(),  # from the first result on (no window fill)
         "backend": model.backend,
         "cpu_percent": 100.0 * cpu_s / wall,
         "peak_rss_mb": peak_rss_mb(),

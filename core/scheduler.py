@@ -403,6 +403,11 @@ class Scheduler:
         if self.strict and self._error is not None:
             raise self._error
 
+    @property
+    def heart_rate_device(self) -> str | None:
+        """Where the heart-rate detector runs ("cpu", "cuda"), None when it is off."""
+        return None if self._hr is None else str(self._hr.device)
+
     def pending(self) -> int:
         """Windows waiting for inference, all streams."""
         return self._n_pending
