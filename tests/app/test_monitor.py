@@ -120,3 +120,46 @@ def test_screenshot_mode_writes_the_window_png_and_exits_0(qtbot, bundle, settin
     image = QtGui.QImage(str(png))
     assert (image.width(), image.height()) == DEFAULT_SIZE
     assert QtWidgets.QApplication.instance() is not None
+
+
+def test_open_dialog_lists_the_leads_and_the_chosen_lead_is_replayed(qtbot, bundle, settings_path):
+    from app.dialogs import OpenRecordDialog
+    from app.settings import MonitorSettings
+
+    path = need(SAMPLES / "100")
+    window = start(qtbot, bundle, settings_path, "--speed", "10")
+    dialog = OpenRecordDialog(window, start=str(path) + ".hea")
+    qtbot.addWidget(dialog)
+    leads = [dialog.lead_box.itemText(i) for i in range(1, dialog.lead_box.count())]
+    assert leads == ["MLII", "V5"]
+    dialog.lead_box.setCurrentIndex(2)
+    dialog.accept()
+    assert (dialog.record_path, dialog.lead) == (str(path) + ".hea", "V5")
+    sid = window.open_record(dialog.record_path, dialog.lead)
+    assert sid is not None and list(window.beds) == [sid] and window.beds[sid].title.endswith("V5")
+    assert MonitorSettings(settings_path).last_record == str(path) + ".hea"
+    assert MonitorSettings(settings_path).last_lead == "V5"
+
+
+def test_an_af_episode_raises_the_alarm_banner_and_logs_events(qtbot, bundle, settings_path):
+    from core.results import WindowResult
+
+    window = start(qtbot, bundle, settings_path, "--speed", "10")
+    window.set_paused(True)
+    window.add_stream(99, "bed 99 · test")
+    window.select_bed(99)
+
+    def result(k: int, p_af: float) -> WindowResult:
+        probs = np.array([1 - p_af, p_af, 0.0, 0.0])
+        return WindowResult(99, 2048 + 300 * k, 0.0, 0.01, probs, np.zeros(16), np.zeros(2), 72.0)
+
+    for k, p in enumerate([0.1, 0.2, 0.9, 0.95, 0.9]):  # AF confirmed by the 3rd window above 0.6
+        window.on_result(result(k, p))
+    assert window.alarm.isVisible() and "AF ALARM" in window.alarm.text() and "bed 99" in window.alarm.text()
+    assert window.vitals.rhythm_label.text().startswith("Atrial fibrillation")
+    assert window.vitals.hr_label.text() == "72"
+    assert "Atrial fibrillation started" in window.event_list.item(0).text()
+    for k, p in enumerate([0.1, 0.1, 0.1], start=5):  # and ended by three below 0.4
+        window.on_result(result(k, p))
+    assert not window.alarm.isVisible()
+    assert "Atrial fibrillation ended" in window.event_list.item(0).text()
