@@ -174,7 +174,31 @@ class BandModulus(nn.Module):
         return modulus.reshape(self.length, self.n, -1)
 
 
-def _band_width(supports: list[np.ndarray], length: int, a: int) -> int:
+def split_bank(supports: Sequence[np.ndarray], length: int, min_gain: float = 0.1) -> list[list[int]]:
+    """Split filters of one output length into one or two banks (index lists), by band width.
+
+    One bank pads every filter to the widest band; two banks (wide, narrow) cut the products when widths
+    differ a lot. Two are used only when that saves more than ``min_gain`` of the work, since each bank
+    adds a few operators (launches on a GPU).
+    """
+    candidates = _splits(length)
+    widths = np.array([[_band_width([s], length, a) for a in candidates] for s in supports])  # (n, nA)
+    a_arr = np.array(candidates)
+
+    def cost(members: Sequence[int]) -> float:
+        return len(members) * float(np.min(widths[list(members)].max(axis=0) + a_arr))
+
+    order = sorted(range(len(supports)), key=lambda i: -len(supports[i]))
+    single = cost(order)
+    if len(order) < 2:
+        return [order]
+    cut = min(range(1, len(order)), key=lambda k: cost(order[:k]) + cost(order[k:]))
+    if cost(order[:cut]) + cost(order[cut:]) < single * (1 - min_gain):
+        return [sorted(order[:cut]), sorted(order[cut:])]
+    return [sorted(order)]
+
+
+def _band_width(supports: Sequence[np.ndarray], length: int, a: int) -> int:
     """Columns q' needed when each support is laid out as (A, L/A) and its band shifted to column 0."""
     period = length // a
     width = 1

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engines.fourier import SUPPORT_THRESHOLD, BandModulus, RealDFT, lowpass_matrix
+from engines.fourier import SUPPORT_THRESHOLD, BandModulus, Locator, RealDFT, lowpass_matrix, split_bank
 from engines.st import ScatteringTransformerStage
 
 log = logging.getLogger(__name__)
@@ -112,33 +112,35 @@ class ScatteringGraph(nn.Module):
         np.add.at(order0, pos, avg0)
         self.register_buffer("order0", torch.from_numpy(order0.T.astype(np.float32)), persistent=False)
 
-        # order 1: spectrum of the padded window at the wavelets' bins, then one BandModulus per length
+        # order 1: spectrum of the padded window at the wavelets' bins, then BandModulus banks per length
         all_bins = np.unique(np.concatenate([_support(h) for h, _ in psi1]))
         self.spectrum = RealDFT(n_pad, all_bins)
         groups1: dict[int, list[int]] = defaultdict(list)
         for n1, (_, j1) in enumerate(psi1):
             groups1[min(j1, log2_t)].append(n1)
-        self.order1 = nn.ModuleList()
-        self.k1s = sorted(groups1)
-        order1_paths: list[int] = []
-        for i, k1 in enumerate(self.k1s):
+        k1_of = {n1: k1 for k1, members in groups1.items() for n1 in members}
+        banks1: list[list[int]] = []  # first-order filters of each bank, one output length per bank
+        for k1 in sorted(groups1):
             members = groups1[k1]
+            parts = split_bank([_support(psi1[n1][0]) for n1 in members], n_pad >> k1)
+            banks1 += [[members[i] for i in part] for part in parts]
+        self.order1 = nn.ModuleList()
+        for i, members in enumerate(banks1):
+            k1 = k1_of[members[0]]
             bank = [(psi1[n1][0], self.spectrum.locate, 1.0 / n_pad) for n1 in members]
             self.order1.append(BandModulus(n_pad >> k1, bank))
-            k1_j = max(log2_t - k1, 0)
-            self._average(f"order1_avg{i}", phi[k1], 2**k1_j, start[k1_j + k1], end[k1_j + k1])
-            order1_paths += members
+            self._average(f"order1_avg{i}", phi[k1], *_average_args(log2_t, k1, start, end))
 
-        # order 2: spectra of |U1| per k1 group (only n1 that have children), pairs grouped by length L2
+        # order 2: spectra of |U1| per bank (only n1 that have children), pairs banked by length L2
         pairs = [(n1, n2) for n1, (_, j1) in enumerate(psi1) for n2, (_, j2) in enumerate(psi2) if j2 > j1]
         if max_order < 2:
             pairs = []
         self.order2_spectra = nn.ModuleList()
-        self.order2_parents: list[list[int]] = []  # per k1 group: positions (within the group) of parents
-        locate_of: dict[int, tuple[RealDFT, int]] = {}
+        self.order2_parents: list[list[int]] = []  # per first-order bank: positions of the parents in it
+        locate_of: dict[int, tuple[RealDFT, Locator]] = {}
         offset = 0
-        for k1 in self.k1s:
-            members = groups1[k1]
+        for members in banks1:
+            k1 = k1_of[members[0]]
             parents = [i for i, n1 in enumerate(members) if any(p[0] == n1 for p in pairs)]
             self.order2_parents.append(parents)
             if not parents:
@@ -152,23 +154,25 @@ class ScatteringGraph(nn.Module):
                 locate_of[members[i]] = (dft, _offset_locator(dft, len(parents), rank, offset))
             offset += len(parents) * dft.rows
         groups2: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        k1_of = {n1: k1 for k1 in self.k1s for n1 in groups1[k1]}
         for n1, n2 in pairs:
             k1 = k1_of[n1]
             k2 = max(min(psi2[n2][1], log2_t) - k1, 0)
             groups2[k1 + k2].append((n1, n2))
         self.order2 = nn.ModuleList()
-        self.k12s = sorted(groups2)
         order2_paths: list[tuple[int, int]] = []
-        for i, k12 in enumerate(self.k12s):
-            bank = []
-            for n1, n2 in groups2[k12]:
-                dft, locate = locate_of[n1]
-                bank.append((psi2[n2][0][k1_of[n1]], locate, 1.0 / dft.length))
-            self.order2.append(BandModulus(n_pad >> k12, bank))
-            kk = max(log2_t - k12, 0)
-            self._average(f"order2_avg{i}", phi[k12], 2**kk, start[k12 + kk], end[k12 + kk])
-            order2_paths += groups2[k12]
+        for k12 in sorted(groups2):
+            group = groups2[k12]
+            parts = split_bank([_support(psi2[n2][0][k1_of[n1]]) for n1, n2 in group], n_pad >> k12)
+            for part in parts:
+                bank = []
+                for n1, n2 in (group[i] for i in part):
+                    dft, locate = locate_of[n1]
+                    bank.append((psi2[n2][0][k1_of[n1]], locate, 1.0 / dft.length))
+                averaging = _average_args(log2_t, k12, start, end)
+                self._average(f"order2_avg{len(self.order2)}", phi[k12], *averaging)
+                self.order2.append(BandModulus(n_pad >> k12, bank))
+                order2_paths += [group[i] for i in part]
+        order1_paths = [n1 for members in banks1 for n1 in members]
 
         # permutation from computation order to kymatio's path order
         computed = [("0",)] + [("1", n1) for n1 in order1_paths] + [("2", *p) for p in order2_paths]
@@ -218,6 +222,12 @@ class ScatteringGraph(nn.Module):
 def _eager() -> bool:
     """True outside tracing/export, where Python-side input checks are allowed."""
     return not (torch.jit.is_tracing() or torch.compiler.is_compiling())
+
+
+def _average_args(log2_t: int, k: int, start: dict, end: dict) -> tuple[int, int, int]:
+    """Subsampling step and kept frames [first, stop) of phi averaging of a signal already subsampled 2**k."""
+    kk = max(log2_t - k, 0)
+    return 2**kk, start[k + kk], end[k + kk]
 
 
 def _contiguous(items: list[int]) -> bool:
