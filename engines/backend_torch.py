@@ -8,6 +8,7 @@ one thread at a time (the scheduler's inference worker).
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 
@@ -34,7 +35,9 @@ def load_program(path, device: str):
     """Load a torch.export program and return it as a callable module on ``device``."""
     import torch
 
-    program = torch.export.load(str(path))
+    with warnings.catch_warnings():  # older torch warns that the archive's buffers are read-only
+        warnings.simplefilter("ignore", UserWarning)
+        program = torch.export.load(str(path))
     if device != "cpu":
         try:
             from torch.export.passes import move_to_device_pass
@@ -62,6 +65,11 @@ class TorchEngine(Engine):
         if self.use_graphs and not device.startswith("cuda"):
             raise ValueError(f"CUDA graphs need a CUDA device, not {device!r}")
         self.name = "torch-cuda-graphs" if self.use_graphs else f"torch-{device.split(':')[0]}"
+        if device.startswith("cuda"):
+            # fp32 means fp32: cuDNN convolutions default to TF32 on Ampere+, which moved embeddings by
+            # ~1e-3 on an H100 (process-wide switch, set by whoever opens a CUDA engine)
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         parts = ("scattering", "encoder") if graph == "pair" else (graph,)
         self.modules = [load_program(bundle.program_path(p), device) for p in parts]
         self.output_names = list(self.spec.outputs)
