@@ -347,10 +347,18 @@ class MainWindow(QtWidgets.QMainWindow):
             self.vitals.set_heart_rate(result.heart_rate)
             self.vitals.set_rhythm(cls, float(result.probs[cls]))
             flags = f" · {', '.join(sorted(result.flags))}" if result.flags else ""
-            self.vitals.set_detail(f"signal t = {result.end_index / self.session.fs:.0f} s · window latency "
+            self.vitals.set_detail(f"AF burden (60 s) {100 * self._af_burden(result):.0f} % · signal t = "
+                                   f"{result.end_index / self.session.fs:.0f} s · latency "
                                    f"{result.latency_ms:.0f} ms{flags}")
         self.history.add(result.end_index, result.probs)
         self.trajectory.add_point(result.trajectory, cls)
+
+    def _af_burden(self, result: WindowResult) -> float:
+        """Share of this bed's windows of the last 60 s whose leading class is AF."""
+        bed = self.beds.get(result.stream_id)
+        since = result.end_index - 60 * self.session.fs
+        recent = [r for r in (bed.results if bed else ()) if r.end_index > since] or [result]
+        return float(np.mean([int(np.argmax(r.probs)) == CLASS_CODES.index("A") for r in recent]))
 
     def _on_event(self, bed: BedState, event: RhythmEvent) -> None:
         t = event.sample / self.session.fs

@@ -24,7 +24,7 @@ class VitalsPanel(QtWidgets.QFrame):
         unit = QtWidgets.QLabel("bpm")
         unit.setStyleSheet(f"color: {theme.HR_GREEN}; font-size: 14px;")
         self.hr_label = QtWidgets.QLabel("--")
-        self.hr_label.setStyleSheet(f"color: {theme.HR_GREEN}; font-size: 72px; font-weight: bold;")
+        self.hr_label.setStyleSheet(f"color: {theme.HR_GREEN}; font-size: 96px; font-weight: bold;")
         self.hr_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         self.rhythm_label = QtWidgets.QLabel("waiting for the first window")
         self.rhythm_label.setStyleSheet(f"color: {theme.TEXT_DIM}; font-size: 17px; font-weight: bold;")
