@@ -103,9 +103,12 @@ class HeartRateEstimator:
         rr_rows, rr = rows[1:][ok], rr[ok]
         if rr.size == 0:
             return out
+        order = np.lexsort((rr, rr_rows))  # by row, then by RR: each row's median from its middle
+        rr, rr_rows = rr[order], rr_rows[order]
         starts = np.flatnonzero(np.r_[True, rr_rows[1:] != rr_rows[:-1]])
-        for begin, end in zip(starts, [*starts[1:], rr.size], strict=True):
-            out[rr_rows[begin]] = 60.0 / np.median(rr[begin:end])
+        counts = np.diff(np.r_[starts, rr.size])
+        median = 0.5 * (rr[starts + (counts - 1) // 2] + rr[starts + counts // 2])
+        out[rr_rows[starts]] = 60.0 / median
         return out
 
     def rate(self, window: np.ndarray) -> float:
