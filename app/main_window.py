@@ -317,12 +317,12 @@ class MainWindow(QtWidgets.QMainWindow):
     def _draw_traces(self) -> None:
         if self.pages.currentIndex() == 0:
             if self.selected is not None:
-                samples, end = self.session.snapshot(self.selected, self.waveform._n)
+                samples, end = self.session.snapshot(self.selected, self.waveform.capacity)
                 self.waveform.set_signal(samples, end)
         else:
-            for stream_id, panel in self.grid.panels.items():
-                samples, end = self.session.snapshot(stream_id, panel.waveform._n)
-                panel.waveform.set_signal(samples, end)
+            for stream_id, cell in self.grid.panels.items():
+                samples, end = self.session.snapshot(stream_id, cell.trace.capacity)
+                cell.trace.set_signal(samples, end)
 
     def on_result(self, result: WindowResult) -> None:
         """Record one window's result for its bed and show it where visible."""

@@ -1,104 +1,102 @@
-"""Multi-bed view: one compact panel per stream (waveform, class, heart rate); a click selects a bed."""
+"""Multi-bed view: one compact cell per stream (waveform, class, heart rate); a click selects a bed.
+
+Every cell lives in ONE GraphicsLayoutWidget, so a frame is one paint of one scene instead of one
+QGraphicsView per bed (half the GUI time per frame with 16 beds).
+"""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from PySide6 import QtCore, QtWidgets
+import pyqtgraph as pg
+from PySide6 import QtCore
 
 from app import theme
-from app.widgets.waveform import WaveformPlot
+from app.widgets.waveform import SweepTrace
 from core.results import CLASS_CODES
 
 
-class BedPanel(QtWidgets.QFrame):
-    """A compact panel for one stream; emits `clicked(stream_id)`."""
+class BedCell:
+    """One bed in the grid: title, leading class, a compact sweeping trace and the heart rate."""
 
-    clicked = QtCore.Signal(int)
-
-    def __init__(self, stream_id: int, title: str, fs: float = 300.0, parent=None) -> None:
-        super().__init__(parent)
+    def __init__(self, stream_id: int, title: str, fs: float = 300.0) -> None:
         self.stream_id = stream_id
-        self.setObjectName("panel")
-        self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
-        layout = QtWidgets.QGridLayout(self)
-        layout.setContentsMargins(6, 4, 6, 4)
-        layout.setSpacing(2)
-        self.title = QtWidgets.QLabel(title)
-        self.title.setObjectName("title")
-        self.class_label = QtWidgets.QLabel("—")
-        self.class_label.setStyleSheet(f"color: {theme.TEXT_DIM}; font-weight: bold; font-size: 13px;")
-        self.hr_label = QtWidgets.QLabel("--")
-        self.hr_label.setStyleSheet(f"color: {theme.HR_GREEN}; font-size: 30px; font-weight: bold;")
-        self.hr_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
-        self.waveform = WaveformPlot(fs=fs, seconds=6.0, compact=True)
-        self.waveform.setMinimumHeight(50)
-        self.waveform.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        layout.addWidget(self.title, 0, 0)
-        layout.addWidget(self.class_label, 0, 1, QtCore.Qt.AlignmentFlag.AlignRight)
-        layout.addWidget(self.waveform, 1, 0, 1, 1)
-        layout.addWidget(self.hr_label, 1, 1)
-        layout.setColumnStretch(0, 5)
-        layout.setColumnStretch(1, 1)
+        self.layout = pg.GraphicsLayout()
+        self.layout.setContentsMargins(4, 2, 4, 2)
+        self.layout.setSpacing(0)
+        self.title = pg.LabelItem(title, color=theme.TEXT_DIM, size="9pt", bold=True, justify="left")
+        self.class_label = pg.LabelItem("—", color=theme.TEXT_DIM, size="10pt", bold=True, justify="right")
+        self.hr_label = pg.LabelItem("--", color=theme.HR_GREEN, size="24pt", bold=True, justify="right")
+        self.plot = pg.PlotItem()
+        self.plot.getViewBox().setBackgroundColor(theme.PANEL)
+        self.trace = SweepTrace(self.plot, fs, seconds=6.0, compact=True)
+        self.layout.addItem(self.title, 0, 0)
+        self.layout.addItem(self.class_label, 0, 1)
+        self.layout.addItem(self.plot, 1, 0)
+        self.layout.addItem(self.hr_label, 1, 1)
+        self.layout.layout.setColumnStretchFactor(0, 5)
+        self.layout.layout.setColumnStretchFactor(1, 1)
+        self.layout.layout.setRowStretchFactor(1, 5)
+        self.set_selected(False)
 
     def set_result(self, probs: np.ndarray, heart_rate: float, alarm: bool) -> None:
         """Show the newest result: leading class code with its probability and the heart rate."""
         cls = int(np.argmax(probs))
-        self.class_label.setText(f"{CLASS_CODES[cls]} {100 * probs[cls]:.0f}%")
         color = theme.ALARM_RED if alarm else theme.CLASS_COLORS[cls]
-        style = f"color: {color}; font-weight: bold; font-size: 13px;"
-        if self.class_label.styleSheet() != style:  # restyling is costly: only on change
-            self.class_label.setStyleSheet(style)
+        self.class_label.setText(f"{CLASS_CODES[cls]} {100 * probs[cls]:.0f}%", color=color)
         self.hr_label.setText(f"{heart_rate:.0f}" if math.isfinite(heart_rate) else "--")
 
     def set_selected(self, selected: bool) -> None:
-        """Outline the panel of the bed shown in the detail view."""
-        self.setProperty("selected", "true" if selected else "false")
-        self.style().unpolish(self)
-        self.style().polish(self)
-
-    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
-        """Select this bed."""
-        self.clicked.emit(self.stream_id)
+        """Outline the trace of the bed shown in the detail view."""
+        pen = pg.mkPen(theme.ECG_GREEN, width=2) if selected else pg.mkPen(theme.PANEL_BORDER, width=1)
+        self.plot.getViewBox().setBorder(pen)
 
 
-class BedGrid(QtWidgets.QWidget):
-    """Panels laid out in a near-square grid; emits `selected(stream_id)` when one is clicked."""
+class BedGrid(pg.GraphicsLayoutWidget):
+    """Cells laid out in a near-square grid; emits `selected(stream_id)` when one is clicked."""
 
     selected = QtCore.Signal(int)
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._layout = QtWidgets.QGridLayout(self)
-        self._layout.setContentsMargins(4, 4, 4, 4)
-        self._layout.setSpacing(4)
-        self.panels: dict[int, BedPanel] = {}
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent=parent)
+        self.setBackground(theme.BACKGROUND)
+        self.ci.setContentsMargins(4, 4, 4, 4)
+        self.ci.setSpacing(6)
+        self.panels: dict[int, BedCell] = {}
+        self.scene().sigMouseClicked.connect(self._on_click)
 
-    def add_bed(self, stream_id: int, title: str, fs: float = 300.0) -> BedPanel:
-        """Add a panel for a stream and re-flow the grid."""
-        panel = BedPanel(stream_id, title, fs)
-        panel.clicked.connect(self.selected.emit)
-        self.panels[stream_id] = panel
+    def add_bed(self, stream_id: int, title: str, fs: float = 300.0) -> BedCell:
+        """Add a cell for a stream and re-flow the grid."""
+        cell = BedCell(stream_id, title, fs)
+        self.panels[stream_id] = cell
         self._reflow()
-        return panel
+        return cell
 
     def remove_bed(self, stream_id: int) -> None:
-        """Remove a stream's panel."""
-        panel = self.panels.pop(stream_id, None)
-        if panel is not None:
-            self._layout.removeWidget(panel)
-            panel.deleteLater()
+        """Remove a stream's cell."""
+        if self.panels.pop(stream_id, None) is not None:
             self._reflow()
 
     def highlight(self, stream_id: int | None) -> None:
-        """Outline the selected bed's panel."""
-        for sid, panel in self.panels.items():
-            panel.set_selected(sid == stream_id)
+        """Outline the selected bed's cell."""
+        for sid, cell in self.panels.items():
+            cell.set_selected(sid == stream_id)
+
+    def cell_center(self, stream_id: int) -> QtCore.QPoint:
+        """Where a cell's trace is in widget coordinates (for clicks in tests and tools)."""
+        rect = self.panels[stream_id].plot.sceneBoundingRect()
+        return self.mapFromScene(rect.center())
 
     def _reflow(self) -> None:
-        for panel in self.panels.values():
-            self._layout.removeWidget(panel)
+        self.ci.clear()
         cols = max(1, math.ceil(math.sqrt(len(self.panels))))
-        for i, panel in enumerate(self.panels.values()):
-            self._layout.addWidget(panel, i // cols, i % cols)
+        for i, cell in enumerate(self.panels.values()):
+            self.ci.addItem(cell.layout, i // cols, i % cols)
+
+    def _on_click(self, event) -> None:
+        pos = event.scenePos()
+        for sid, cell in self.panels.items():
+            if cell.layout.sceneBoundingRect().contains(pos):
+                self.selected.emit(sid)
+                return

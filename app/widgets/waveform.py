@@ -62,8 +62,8 @@ class SweepPacer:
         return int(self.position)
 
 
-class WaveformPlot(pg.PlotWidget):
-    """A sweeping (or scrolling) trace of the newest `seconds` of signal.
+class SweepTrace:
+    """A sweeping (or scrolling) trace of the newest `seconds` of signal, drawn into a PlotItem.
 
     `set_signal` is called once per frame with the ring buffer's newest samples and the sample index one
     past the last of them; only the samples that are new since the last frame are written into one
@@ -75,9 +75,9 @@ class WaveformPlot(pg.PlotWidget):
 
     SEGMENT_S = 0.25
 
-    def __init__(self, fs: float = 300.0, seconds: float = 10.0, compact: bool = False,
-                 sweep: bool = True, parent=None) -> None:
-        super().__init__(parent=parent)
+    def __init__(self, plot: pg.PlotItem, fs: float = 300.0, seconds: float = 10.0, compact: bool = False,
+                 sweep: bool = True) -> None:
+        self.plot = plot
         self.fs = float(fs)
         self.seconds = float(seconds)
         self.sweep = sweep
@@ -94,7 +94,6 @@ class WaveformPlot(pg.PlotWidget):
         self._y_range = (-1.0, 1.0)
         self._grid_on = not compact
 
-        plot = self.getPlotItem()
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.setMouseEnabled(x=False, y=False)
@@ -125,6 +124,11 @@ class WaveformPlot(pg.PlotWidget):
     def samples_shown(self) -> int:
         """How many samples the trace currently holds (up to fs × seconds)."""
         return self._filled
+
+    @property
+    def capacity(self) -> int:
+        """Samples the trace spans (fs × seconds)."""
+        return self._n
 
     @property
     def grid_visible(self) -> bool:
@@ -239,12 +243,12 @@ class WaveformPlot(pg.PlotWidget):
 
     def _set_x_range(self) -> None:
         x0 = 0.0 if self.sweep else -self.seconds
-        self.getPlotItem().setXRange(x0, x0 + self.seconds, padding=0)
+        self.plot.setXRange(x0, x0 + self.seconds, padding=0)
         self._draw_grid()
 
     def _apply_y_range(self, y_range: tuple[float, float]) -> None:
         self._y_range = y_range
-        self.getPlotItem().setYRange(*y_range, padding=0)
+        self.plot.setYRange(*y_range, padding=0)
         self._draw_grid()
 
     def _draw_grid(self) -> None:
@@ -261,3 +265,47 @@ class WaveformPlot(pg.PlotWidget):
             item.setData(np.concatenate([vx, hx]), np.concatenate([vy, hy]))
         self.set_grid(self._grid_on)
 
+
+
+class WaveformPlot(pg.PlotWidget):
+    """A widget with one SweepTrace: the detail view's ECG."""
+
+    def __init__(self, fs: float = 300.0, seconds: float = 10.0, compact: bool = False,
+                 sweep: bool = True, parent=None) -> None:
+        super().__init__(parent=parent)
+        self.trace = SweepTrace(self.getPlotItem(), fs, seconds, compact, sweep)
+
+    @property
+    def samples_shown(self) -> int:
+        """How many samples the trace currently holds."""
+        return self.trace.samples_shown
+
+    @property
+    def grid_visible(self) -> bool:
+        """Whether the ECG-paper grid is drawn."""
+        return self.trace.grid_visible
+
+    def set_grid(self, on: bool) -> None:
+        """Show or hide the ECG-paper grid."""
+        self.trace.set_grid(on)
+
+    def set_sweep(self, sweep: bool) -> None:
+        """Sweep (True) or scrolling (False) mode."""
+        self.trace.set_sweep(sweep)
+
+    def clear_signal(self) -> None:
+        """Forget the trace."""
+        self.trace.clear_signal()
+
+    def set_signal(self, samples: np.ndarray, end_index: int, now: float | None = None) -> None:
+        """Show the newest samples; see SweepTrace.set_signal."""
+        self.trace.set_signal(samples, end_index, now)
+
+    def displayed(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sample index, mV) of every point drawn now."""
+        return self.trace.displayed()
+
+    @property
+    def capacity(self) -> int:
+        """Samples the trace spans (fs × seconds)."""
+        return self.trace.capacity

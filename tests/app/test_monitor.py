@@ -58,8 +58,8 @@ def test_replay_fills_the_curves_and_delivers_results_at_the_hop_rate(qtbot, bun
     rec = open_record(path)
     offline, _ = preprocess_record(rec.signal, rec.fs)
     index, values = window.waveform.displayed()
-    assert len(index) >= 0.9 * window.waveform._n  # a full sweep drawn, less the eraser gap
-    assert index.max() == end - 1 and index.min() >= end - window.waveform._n
+    assert len(index) >= 0.9 * window.waveform.capacity  # a full sweep drawn, less the eraser gap
+    assert index.max() == end - 1 and index.min() >= end - window.waveform.capacity
     np.testing.assert_allclose(values, offline[index], atol=1e-6)  # streaming display == offline
 
 
@@ -107,9 +107,11 @@ def test_several_streams_show_a_grid_and_a_click_opens_a_bed(qtbot, bundle, sett
     window = start(qtbot, bundle, settings_path, "--streams", "3", "--speed", "10")
     assert window.pages.currentWidget() is window.grid and len(window.grid.panels) == 3
     qtbot.waitUntil(lambda: all(len(b.results) >= 1 for b in window.beds.values()), timeout=20000)
-    assert all(p.class_label.text() != "—" for p in window.grid.panels.values())
-    sid, panel = list(window.grid.panels.items())[1]
-    qtbot.mouseClick(panel, QtCore.Qt.MouseButton.LeftButton)
+    assert all(cell.class_label.text != "—" for cell in window.grid.panels.values())
+    assert all(cell.trace.samples_shown > 0 for cell in window.grid.panels.values())
+    sid = list(window.grid.panels)[1]
+    click_at = window.grid.cell_center(sid)
+    qtbot.mouseClick(window.grid.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=click_at)
     assert window.selected == sid and window.pages.currentWidget() is window.detail
     assert window.beds[sid].title.upper() in window.waveform_panel.title_label.text()
 
