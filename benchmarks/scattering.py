@@ -69,10 +69,11 @@ def machine(threads: int) -> dict:
 
 
 def median_seconds(call: Callable[[], object], budget_s: float, max_reps: int, min_reps: int,
-                   sync: Callable[[], None] = lambda: None) -> tuple[float, int]:
-    """Median wall time of repeated calls (after one warm-up call)."""
-    call()
-    sync()
+                   sync: Callable[[], None] = lambda: None, warmup: bool = True) -> tuple[float, int]:
+    """Median wall time of repeated calls (after one warm-up call unless ``warmup`` is False)."""
+    if warmup:
+        call()
+        sync()
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < min_reps or (len(times) < max_reps and time.perf_counter() - start < budget_s):
@@ -118,16 +119,18 @@ def bench_cpu(results: list, quick: bool, threads: int, model: ScatteringTransfo
         for batch in CPU_BATCHES if not quick else CPU_BATCHES[:2]:
             x = rng.standard_normal((batch, WINDOW)).astype(np.float32)
             xt = torch.from_numpy(x)
+            # batch 1,024 (~15-35 s a call for kymatio on 2 cores): one timed call, already warm from 64
             big = batch >= 1024
-            budget = (0.5 if quick else 2.0) if not big else 0.0
-            reps = (2, 2) if big else (3, 200)
+            budget = 0.0 if big else (0.5 if quick else 2.0)
+            low, high = (1, 1) if big else (3, 200)
             with torch.inference_mode():
                 record(results, "cpu", "kymatio torch", batch,
-                       *median_seconds(lambda xt=xt: kymatio(xt), budget, reps[1], reps[0]))
+                       *median_seconds(lambda xt=xt: kymatio(xt), budget, high, low, warmup=not big))
                 record(results, "cpu", "ours torch", batch,
-                       *median_seconds(lambda xt=xt: model(xt), budget, reps[1], reps[0]))
+                       *median_seconds(lambda xt=xt: model(xt), budget, high, low, warmup=not big))
             record(results, "cpu", "ours onnxruntime", batch,
-                   *median_seconds(lambda x=x: session.run(None, {"window": x}), budget, reps[1], reps[0]))
+                   *median_seconds(lambda x=x: session.run(None, {"window": x}), budget, high, low,
+                                   warmup=not big))
 
 
 def bench_cuda(results: list, quick: bool, model: ScatteringTransformer) -> None:

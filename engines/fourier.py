@@ -174,7 +174,7 @@ class BandModulus(nn.Module):
         return modulus.reshape(self.length, self.n, -1)
 
 
-def split_bank(supports: Sequence[np.ndarray], length: int, min_gain: float = 0.1) -> list[list[int]]:
+def split_bank(supports: Sequence[np.ndarray], length: int, min_gain: float = 0.2) -> list[list[int]]:
     """Split filters of one output length into one or two banks (index lists), by band width.
 
     One bank pads every filter to the widest band; two banks (wide, narrow) cut the products when widths
