@@ -81,13 +81,14 @@ def throughput(engine: Engine, windows: np.ndarray, min_seconds: float = 0.5) ->
 
 def verify_engines(bundle: Bundle | str | Path, windows: np.ndarray | None = None, count: int = 64,
                    precision: str = "fp16", console: Any | None = None,
-                   data_dir: Path | None = None) -> list[VerifyRow]:
+                   data_dir: Path | None = None, min_seconds: float = 0.5) -> list[VerifyRow]:
     """Run every registered backend on the same real windows; print and return deviations and speed.
 
     Reference: the bundle's torch.export programs on CPU in FP32. Windows: ``windows`` if given, else
     ``count`` windows from ``data_dir`` (default ../shared/data/cinc2017) if present, else the bundle's
     demo windows. A backend
-    that cannot run here gets a "skipped: <why>" row. ``console`` is a rich Console (default: stdout).
+    that cannot run here gets a "skipped: <why>" row. ``console`` is a rich Console (default: stdout);
+    ``min_seconds`` is the timing per backend.
     """
     bundle = _bundle(bundle)
     source = "given"
@@ -109,7 +110,7 @@ def verify_engines(bundle: Bundle | str | Path, windows: np.ndarray | None = Non
         deviation = {k: float(np.max(np.abs(got[k] - reference[k]))) for k in COMPARED}
         ok = max(deviation.values()) <= TOLERANCE.get(engine.precision, TOLERANCE["fp32"])
         rows.append(VerifyRow(name, engine.device, engine.precision, "ok" if ok else "DEVIATES", deviation,
-                              throughput(engine, windows)))
+                              throughput(engine, windows, min_seconds)))
         engine.close()
     _print_table(rows, bundle, f"{len(windows)} windows from {source}", console)
     return rows

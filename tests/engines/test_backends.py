@@ -37,38 +37,38 @@ def test_onnxruntime_and_torch_agree_on_real_windows(ort_pair, torch_pair, real_
     assert np.ptp(got["probs"], axis=0).max() > 1e-4  # different real windows give different outputs
 
 
-def test_stage_engines_compose_to_the_pair(bundle, torch_pair, real_windows):
-    scattering = TorchEngine(bundle, "scattering")
-    encoder = TorchEngine(bundle, "encoder")
-    pipeline = Pipeline(scattering, encoder)
+@pytest.fixture(scope="module")
+def stage_engines(bundle):
+    return {"onnxruntime": OnnxRuntimeEngine(bundle, "scattering", threads=1),
+            "torch": TorchEngine(bundle, "scattering"), "torch-encoder": TorchEngine(bundle, "encoder")}
+
+
+def test_stage_engines_compose_to_the_pair(stage_engines, torch_pair, real_windows):
+    pipeline = Pipeline(stage_engines["torch"], stage_engines["torch-encoder"])
     a, b = pipeline.run(real_windows[:6]), torch_pair.run(real_windows[:6])
     for name in b:
         np.testing.assert_array_equal(a[name], b[name])
     assert [s["graph"] for s in pipeline.info()["stages"]] == ["scattering", "encoder"]
 
 
-@pytest.mark.parametrize("make", [
-    lambda b: OnnxRuntimeEngine(b, "scattering", threads=1),
-    lambda b: TorchEngine(b, "scattering"),
-])
-def test_splitting_and_bucket_padding_match_one_batch(bundle, real_windows, make):
-    whole = make(bundle).run(real_windows[:13])
-    split = make(bundle)
-    split.max_batch, split.buckets = 4, ()
-    padded = make(bundle)
-    padded.max_batch, padded.buckets = 8, (2, 8)  # 13 -> 8 + 5, the 5 padded to 8
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_splitting_and_bucket_padding_match_one_batch(stage_engines, real_windows, backend, monkeypatch):
+    engine = stage_engines[backend]
+    whole = engine.run(real_windows[:13])
     calls = []
-    inner = padded._run
-    padded._run = lambda x: calls.append(len(x)) or inner(x)
-    for engine in (split, padded):
+    inner = engine._run
+    monkeypatch.setattr(engine, "_run", lambda x: calls.append(len(x)) or inner(x))
+    for max_batch, buckets in ((4, ()), (8, (2, 8))):  # 13 -> 4+4+4+1; 13 -> 8 + 5, the 5 padded to 8
+        monkeypatch.setattr(engine, "max_batch", max_batch)
+        monkeypatch.setattr(engine, "buckets", buckets)
         out = engine.run(real_windows[:13])
         for name in whole:
             assert out[name].shape == whole[name].shape
             # other batch sizes pick other float32 kernels; the log in features amplifies that (see above)
             tol = 2e-4 if name == "features" else 1e-5
             np.testing.assert_allclose(out[name], whole[name], rtol=0, atol=tol, err_msg=name)
-    assert calls == [8, 8]
-    assert padded.bucket_for(1) == 2 and padded.bucket_for(3) == 8
+    assert calls == [4, 4, 4, 1, 8, 8]
+    assert engine.bucket_for(1) == 2 and engine.bucket_for(3) == 8
 
 
 def test_single_window_matches_its_row_in_a_batch(ort_pair, real_windows):
