@@ -150,14 +150,17 @@ class MainWindow(QtWidgets.QMainWindow):
             self.speed_actions[speed] = act
         self.loop_action = action("Loop", self.toggle_loop, None, checkable=True)
         self.grid_action = action("Grid", self.toggle_grid, "G", checkable=True)
+        self.sweep_action = action("Sweep", self.toggle_sweep, "S", checkable=True)
         self.beds_action = action("All beds", self.show_grid, "B")
+        self.escape_action = action("Back to all beds", self.show_grid, "Esc")
         self.quit_action = action("Quit", self.close, "Ctrl+Q")
         for act in (self.open_action, self.lsl_action, None, self.play_action, *self.speed_actions.values(),
-                    self.loop_action, None, self.grid_action, self.beds_action):
+                    self.loop_action, None, self.grid_action, self.sweep_action, self.beds_action):
             bar.addSeparator() if act is None else bar.addAction(act)
         self.speed_actions.get(self.session.speed, self.speed_actions[1.0]).setChecked(True)
         self.loop_action.setChecked(self.session.loop)
         self.grid_action.setChecked(self.settings.grid)
+        self.sweep_action.setChecked(True)
 
     # ----------------------------------------------------------------- sources
     def add_stream(self, stream_id: int, title: str) -> None:
@@ -264,6 +267,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.waveform.set_grid(on)
         self.grid_action.setChecked(on)
         self.settings.grid = on
+
+    def toggle_sweep(self) -> None:
+        """Sweep mode (bedside style, fixed paper and a moving eraser) or scrolling mode (S)."""
+        sweep = not self.waveform.trace.sweep
+        self.waveform.set_sweep(sweep)
+        for cell in self.grid.panels.values():
+            cell.trace.set_sweep(sweep)
+        self.sweep_action.setChecked(sweep)
 
     def show_grid(self) -> None:
         """Show the multi-bed grid (B); with one bed the detail view stays."""
@@ -386,6 +397,10 @@ class MainWindow(QtWidgets.QMainWindow):
             return  # no samples because the replay is paused, not because the source failed
         if status.state in ("fault", "stalled"):
             self.show_error(f"{title}: {status.state}: {status.message}", dialog=status.state == "fault")
+            if bed is not None:
+                bed.events.append(f"{time.strftime('%H:%M:%S')}  {title}: {status.state}: {status.message}")
+                if status.stream_id == self.selected:
+                    self.event_list.add_event(bed.events[-1], CLASS_CODES.index("A"))
         elif status.state == "ended":
             self.status.showMessage(f"{title}: replay ended {status.message}".strip(), 8000)
             if bed is not None:

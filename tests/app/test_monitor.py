@@ -84,6 +84,11 @@ def test_space_pauses_and_resumes_and_keys_set_speed_and_grid(qtbot, bundle, set
     grid = window.waveform.grid_visible
     qtbot.keyClick(window, QtCore.Qt.Key.Key_G)
     assert window.waveform.grid_visible is (not grid)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_S)  # scrolling mode: the newest sample at the right edge
+    assert window.waveform.trace.sweep is False
+    qtbot.waitUntil(lambda: len(window.waveform.displayed()[0]) > 300, timeout=5000)
+    index, _ = window.waveform.displayed()
+    assert np.all(np.diff(index) == 1)  # one contiguous stretch, oldest to newest
 
 
 def test_invalid_record_shows_an_error_and_the_monitor_keeps_running(qtbot, bundle, settings_path, tmp_path):
