@@ -167,11 +167,18 @@ class TensorRTEngine(Engine):
         return {**super().info(), "plan": self.plan_status, "key": self.key.as_dict()}
 
     def close(self) -> None:
-        """Free device buffers and release the primary context."""
-        for buf in self.dev.values():
-            buf.free()
-        self.dev.clear()
-        self.cuda_context.detach()
+        """Free the execution context, engine and device buffers, then release the primary context."""
+        if not self.dev:
+            return
+        self.cuda_context.push()
+        try:
+            del self.context, self.engine
+            for buf in self.dev.values():
+                buf.free()
+            self.dev.clear()
+        finally:
+            self.cuda_context.pop()
+            self.cuda_context.detach()
 
 
 def tensorrt_pipeline(bundle: Bundle, precision: str = "fp16",

@@ -30,7 +30,7 @@ from engines.bundle_spec import (
     file_sha256,
     validate_manifest,
 )
-from engines.export import export_graph, max_ort_deviation, onnx_io
+from engines.export import ONNX_OPSET, export_graph, max_ort_deviation, onnx_io
 
 log = logging.getLogger(__name__)
 
@@ -186,20 +186,22 @@ def write_bundle(
                        for k, v in projection.items()},
         "reference_cloud": {"file": "reference_cloud.npz", "points": int(len(cloud.get("points", [])))},
         "metrics": dict(metrics), "config": dict(config), "data_hash": str(data_hash),
-        "export": {"torch": torch.__version__, "onnx_opset": 18, "max_ort_deviation": deviation},
+        "export": {"torch": torch.__version__, "onnx_opset": ONNX_OPSET, "max_ort_deviation": deviation},
     }
+    written = ["scattering.onnx", "scattering.pt2", "encoder.onnx", "encoder.pt2", "reference_cloud.npz"]
+    (out / "demo_windows.npy").unlink(missing_ok=True)  # never leave a stale one from an earlier bundle
     if demo_windows is not None:
         np.save(out / "demo_windows.npy", demo_windows)
         manifest["demo_windows"] = {"file": "demo_windows.npy", "count": int(len(demo_windows))}
+        written.append("demo_windows.npy")
     for key, value in (extra or {}).items():
         if key in manifest:
             raise BundleError(f"extra field {key!r} clashes with a standard manifest field")
         manifest[key] = value
-    names = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != "manifest.json")
-    manifest["files"] = {n: file_sha256(out / n) for n in names}
+    manifest["files"] = {n: file_sha256(out / n) for n in sorted(written)}
     validate_manifest(manifest, out)  # refuse to write what load_bundle would refuse
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=_jsonable) + "\n")
-    log.info("wrote bundle %s (%d files, export deviation %.2g)", out, len(names), deviation)
+    log.info("wrote bundle %s (%d files, export deviation %.2g)", out, len(written), deviation)
     return out
 
 
