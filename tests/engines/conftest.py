@@ -12,7 +12,7 @@ CINC = DATA / "cinc2017"
 
 
 def write_small_bundle(out_dir: Path, demo_windows: np.ndarray | None = None) -> Path:
-    """A bundle from the real scattering module (or a conv stand-in until it lands) and a seeded encoder."""
+    """A bundle from the real ScatteringTransformer and a small seeded (untrained) encoder."""
     from engines.bundle import write_bundle
     from tests.engines.small_models import SmallEncoder, scattering_module
 

@@ -11,7 +11,7 @@ PATHS, FRAMES, EMBED = 234, 8, 16
 
 
 class ConvScattering(nn.Module):
-    """window (B, 2048) -> |strided conv| (B, 234, 8) -> ST stage (B, 468, 8); a stand-in filter bank."""
+    """window (B, 2048) -> |strided conv| (B, 234, 8) -> ST stage (B, 468, 8); quick to export."""
 
     def __init__(self, seed: int = 0) -> None:
         super().__init__()
@@ -44,9 +44,7 @@ class SmallEncoder(nn.Module):
 
 
 def scattering_module() -> nn.Module:
-    """The real engines.scattering.ScatteringTransformer when it exists, else the conv stand-in."""
-    try:
-        from engines.scattering import ScatteringTransformer
-    except ImportError:
-        return ConvScattering()
+    """The real engines.scattering.ScatteringTransformer with the contract's parameters."""
+    from engines.scattering import ScatteringTransformer
+
     return ScatteringTransformer(J=8, shape=2048, Q=(8, 1))
