@@ -22,9 +22,11 @@ Threads. One acquisition thread polls every source on a drift-corrected tick (mn
 one thread per source: with 100+ streams on 2 cores, a hundred threads contending for the GIL cost more
 than one loop that reads whatever each source has ready. It preprocesses each chunk, writes the ring,
 cuts windows at hop H and pushes them to the stream's bounded pending queue; it never waits for
-inference. One worker thread batches pending windows across streams (up to `max_batch`, waiting at
-most `max_wait_ms` after the first to fill a batch), runs normalisation → scattering → encoder and the
-heart-rate detector on the batch, and publishes one WindowResult per window.
+inference, nor for a source to open (connect() runs on a short-lived helper thread, since resolving an
+LSL stream can take seconds). One worker thread batches pending windows across streams (up to
+`max_batch`, waiting at most `max_wait_ms` after the first to fill a batch), runs normalisation →
+scattering → encoder and the heart-rate detector (on the model's device) on the batch, and publishes
+one WindowResult per window.
 
 Back-pressure. When a stream's pending queue is full, its OLDEST pending window is dropped and counted
 (StreamStatus.dropped_windows, at most once a second per stream); samples are never dropped.
@@ -63,7 +65,7 @@ class Source(Protocol):
     name: str
 
     def connect(self) -> None:
-        """Open the source (called once, from the acquisition thread)."""
+        """Open the source (called once, from a helper thread; it may block, e.g. resolving LSL)."""
         ...
 
     def read(self, timeout: float | None = None) -> np.ndarray | None:
@@ -206,15 +208,15 @@ class _Stream:
         self.last_data = time.monotonic()
         self.last_drop_report = 0.0
         self.connected = False
+        self.connecting = False  # a connect() is under way on a helper thread
 
     def connect(self) -> None:
         """Open the source and set up preprocessing from its sampling rate."""
         self.source.connect()
-        self.connected = True
         self.info.fs = float(self.source.fs)
         self.preprocessor = Preprocessor(self.info.fs, self.config.fs)
         self.last_data = time.monotonic()
-        assert self.info.ring is not None
+        self.connected = True  # last: the acquisition thread reads from now on
 
     def read(self) -> tuple[np.ndarray | None, float]:
         """Everything the source has ready now (None once it ended), and the time it was read."""
@@ -447,11 +449,12 @@ class Scheduler:
 
     def _acquire(self, stream: _Stream) -> None:
         """Read what one source has ready, preprocess it, window it and queue the windows."""
+        if not stream.connected:
+            if not stream.connecting and time.monotonic() >= stream.start_at:
+                stream.connecting = True  # connect off this thread: an LSL resolve may take seconds
+                threading.Thread(target=self._connect, args=(stream,), daemon=True).start()
+            return
         try:
-            if not stream.connected:
-                if time.monotonic() < stream.start_at:
-                    return
-                stream.connect()
             chunk, now = stream.read()
             if chunk is None:
                 self._set_state(stream, "ended", "the source has no more samples")
@@ -472,6 +475,13 @@ class Scheduler:
             return
         if windows:
             self._enqueue(stream, windows, now)
+
+    def _connect(self, stream: _Stream) -> None:
+        """Open one source (on its own short-lived thread); a failure faults only that stream."""
+        try:
+            stream.connect()
+        except Exception as exc:  # noqa: BLE001 - e.g. SourceError: no such LSL stream
+            self._fault([stream], exc, "connect")
 
     def _enqueue(self, stream: _Stream, windows: list[PendingWindow], now: float) -> None:
         """Append windows to the stream's bounded queue, dropping its oldest when full."""

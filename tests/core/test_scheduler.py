@@ -157,6 +157,20 @@ def test_a_closed_source_faults_only_its_stream(model):
     assert scheduler.stream(healthy).state == "ended" and scheduler.stream(healthy).windows > 0
 
 
+def test_a_source_that_cannot_connect_faults_only_its_stream(model):
+    need_data(CINC)
+    from core.records import EcgRecord
+
+    empty = EcgRecord("empty", "-", 300.0, np.empty(0), "ECG", 0, ("ECG",))
+    scheduler = Scheduler(model, SchedulerConfig())
+    bad = scheduler.add_stream(WfdbReplaySource(empty))
+    good = scheduler.add_stream(WfdbReplaySource(CINC / "A00001", speed=None, limit_s=10))
+    run_until(scheduler, lambda: scheduler.stream(good).state == "ended")
+    assert scheduler.stream(bad).state == "fault"
+    assert "connect error" in scheduler.stream(bad).message and "no samples" in scheduler.stream(bad).message
+    assert scheduler.stream(good).windows > 0
+
+
 def test_subscriber_error_is_reraised_in_strict_mode(model):
     need_data(CINC)
 
