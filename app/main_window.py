@@ -101,11 +101,11 @@ class MainWindow(QtWidgets.QMainWindow):
         grid.setContentsMargins(6, 6, 6, 6)
         grid.setSpacing(6)
         self.alarm = AlarmBanner()
-        self.waveform = WaveformPlot()
+        self.waveform = WaveformPlot(fs=self.session.fs)
         self.waveform_panel = _panel("ECG", self.waveform)
         self.vitals = VitalsPanel()
         self.bars = ConfidenceBars()
-        self.history = ConfidenceHistory()
+        self.history = ConfidenceHistory(fs=self.session.fs)
         self.trajectory = TrajectoryPlot()
         self.event_list = EventList()
         right = QtWidgets.QVBoxLayout()
@@ -401,6 +401,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 bed.events.append(f"{time.strftime('%H:%M:%S')}  {title}: {status.state}: {status.message}")
                 if status.stream_id == self.selected:
                     self.event_list.add_event(bed.events[-1], CLASS_CODES.index("A"))
+        elif status.state == "running" and self.error_text.startswith(f"{title}: "):
+            self.status.clear_error()  # the stall or fault of this bed is over
         elif status.state == "ended":
             self.status.showMessage(f"{title}: replay ended {status.message}".strip(), 8000)
             if bed is not None:
