@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loop", action=argparse.BooleanOptionalAction, default=None,
                    help="loop replays at their end (default on)")
     p.add_argument("--streams", type=int, default=1, help="beds replaying (grid when > 1)")
-    p.add_argument("--screenshot", metavar="FILE", help="save a PNG of the window after --duration")
+    p.add_argument("--screenshot", metavar="FILE", help="save a PNG of the window after --duration (12 s)")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="run S seconds, then exit")
     p.add_argument("--settings", metavar="INI", help="settings file instead of the user's QSettings")
     p.add_argument("--headless", action="store_true", help="no GUI: see dacl-monitor --headless --help")
@@ -96,8 +96,9 @@ def launch(args: argparse.Namespace):
     except FileNotFoundError as exc:
         window.show_error(str(exc))
         records = []
+    lead = int(args.lead) if args.lead and args.lead.lstrip("-").isdigit() else args.lead  # name or index
     for i, record in enumerate(records):
-        window.open_record(record, args.lead, replace=False, start_delay_s=(0.77 * i) % 3.0)
+        window.open_record(record, lead, replace=False, start_delay_s=(0.77 * i) % 3.0)
     return app, window
 
 
