@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch", type=int, default=64, help="windows per inference call at most")
     p.add_argument("--max-wait-ms", type=float, default=5.0, help="batch gathering wait after a first window")
     p.add_argument("--events", help="write the rhythm event log here as CSV")
+    p.add_argument("--annotations", help="write each stream's rhythm episodes as WFDB annotations here")
     p.add_argument("--no-stagger", action="store_true", help="start every stream at the same instant")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     return p
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             task = bar.add_task(f"{args.streams} streams ×{args.speed:g}", total=1.0)
             report = run_headless(args.records, model, streams=args.streams, speed=speed,
                                   duration=args.duration, config=config, stagger=not args.no_stagger,
-                                  events_csv=args.events, progress=lambda f: bar.update(task, completed=f))
+                                  events_csv=args.events, annotations_dir=args.annotations,
+                                  progress=lambda f: bar.update(task, completed=f))
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2

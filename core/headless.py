@@ -121,12 +121,15 @@ def run_headless(
     config: SchedulerConfig | None = None,
     stagger: bool = True,
     events_csv: str | Path | None = None,
+    annotations_dir: str | Path | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Replay `records` on `streams` concurrent streams for `duration` s of wall time; return the report.
 
-    `speed` is the replay factor (None: as fast as possible). `progress(fraction)` is called about
-    ten times a second. Raises FileNotFoundError / ValueError when no record at all can be read.
+    `speed` is the replay factor (None: as fast as possible). The rhythm event log is written to
+    `events_csv` and, per stream, as WFDB rhythm annotations `stream<i>.rhy` in `annotations_dir`.
+    `progress(fraction)` is called about ten times a second. Raises FileNotFoundError / ValueError
+    when no record at all can be read.
     """
     if streams < 1:
         raise ValueError(f"streams must be a positive integer; {streams!r} is invalid.")
@@ -164,6 +167,10 @@ def run_headless(
     cpu_s = (proc_after.user - proc_times.user) + (proc_after.system - proc_times.system)
     if events_csv is not None:
         events.to_csv(events_csv)
+    if annotations_dir is not None:
+        for info in scheduler.streams():
+            if info.windows:
+                events.to_wrann(f"stream{info.stream_id}", info.stream_id, config.fs, annotations_dir)
 
     stats = scheduler.stats()
     faults = [asdict(s) for s in statuses.get_all() if s.state == "fault"]

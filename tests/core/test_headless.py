@@ -34,7 +34,7 @@ def test_headless_run_writes_the_report_and_skips_a_bad_record(
     events = tmp_path / "events.csv"
     code = cli_main(["--headless", "--records", str(records_with_a_bad_one), "--streams", "3", "--speed", "5",
                      "--duration", "4", "--engine", "onnxruntime", "--model", str(bundle), "--json", str(out),
-                     "--events", str(events)])
+                     "--events", str(events), "--annotations", str(tmp_path / "ann")])
     assert code == 0
     report = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out) == report
@@ -49,6 +49,10 @@ def test_headless_run_writes_the_report_and_skips_a_bad_record(
     assert [s["record"].rsplit("/", 1)[-1] for s in report["records_skipped"]] == ["BROKEN"]
     assert len(report["records_used"]) == 2 and report["streams"] == 3
     assert events.read_text().startswith("stream_id,kind,rhythm")
+    import wfdb
+
+    rhythm = wfdb.rdann(str(tmp_path / "ann" / "stream0"), "rhy")  # every stream starts in '(N'
+    assert rhythm.aux_note[0] == "(N" and rhythm.sample[0] == 2048
 
 
 @pytest.mark.parametrize(
