@@ -121,7 +121,9 @@ class MonitorSession:
             skipped = [f"{name}: {why}" for name, why in availability().items() if why]
         except Exception as exc:  # noqa: BLE001 - the status bar still shows the backend in use
             skipped = [f"backend availability unknown: {exc}"]
-        return {"model": self.model_path.name, "backend": info.get("name", "?"),
+        metrics = getattr(self.model.bundle, "metrics", {}) or {}
+        numbers = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+        return {"model": self.model_path.name, "metrics": numbers, "backend": info.get("name", "?"),
                 "device": info.get("device", "?"), "precision": info.get("precision", "?"),
                 "skipped": skipped, "selection": getattr(self.model, "selection", "")}
 

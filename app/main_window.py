@@ -414,6 +414,9 @@ class MainWindow(QtWidgets.QMainWindow):
     def _show_model(self) -> None:
         info = self.session.engine_info()
         self.status.set_field("model", f"model {info['model']}")
+        if info.get("metrics"):
+            self.status.labels["model"].setToolTip("Validation metrics:\n" + "\n".join(
+                f"{k}: {v:.4g}" for k, v in info["metrics"].items()))
         self.status.set_field("backend", f"{info['backend']} · {info['device']} · {info['precision']}")
         self.status.set_field("rate", f"{self.session.fs:g} Hz")
         if info.get("skipped"):
