@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "engines" / "default"
+DEMO_RECORDS = Path(__file__).resolve().parent / "demo"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dacl-monitor --headless",
                                 description="Run N replay streams through the real-time scheduler, no GUI.")
     p.add_argument("--headless", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--records", required=True, help="a WFDB record or a directory of records (cycled)")
+    p.add_argument("--records", default=str(DEMO_RECORDS),
+                   help="a WFDB record or a directory of records, cycled over the streams (default: demo)")
     p.add_argument("--streams", type=int, default=1, help="concurrent replay streams (default 1)")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed factor; 0 = as fast as possible")
     p.add_argument("--duration", type=float, default=60.0, help="wall-clock seconds to run (default 60)")
