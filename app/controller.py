@@ -131,8 +131,12 @@ class MonitorSession:
         """The bundle's training reference points (M, 2) and class indices (M,), subsampled for drawing."""
         cloud = self.model.bundle.reference_cloud()
         points = np.asarray(cloud.get("points", np.zeros((0, 2))), dtype=float)
-        codes = np.asarray(cloud.get("labels", np.zeros(0, dtype=str))).astype(str)
-        labels = np.array([CLASS_CODES.index(c) if c in CLASS_CODES else 3 for c in codes], dtype=int)
+        raw = np.asarray(cloud.get("labels", np.zeros(0, dtype=str)))
+        if np.issubdtype(raw.dtype, np.integer):  # class indices already
+            labels = np.clip(raw.astype(int), 0, len(CLASS_CODES) - 1)
+        else:  # class codes N, A, O, ~
+            labels = np.array([CLASS_CODES.index(c) if c in CLASS_CODES else 3 for c in raw.astype(str)],
+                              dtype=int)
         if len(points) > MAX_CLOUD_POINTS:
             keep = np.random.default_rng(0).choice(len(points), MAX_CLOUD_POINTS, replace=False)
             points, labels = points[keep], labels[keep]
