@@ -267,6 +267,7 @@ class Scheduler:
         self._subscribers: tuple[Callable[[WindowResult], object], ...] = ()
         self._status_subscribers: tuple[Callable[[StreamStatus], object], ...] = ()
         self._recent: deque[tuple[float, float]] = deque(maxlen=self.config.latency_history)  # (done, ms)
+        self._recent_lock = threading.Lock()  # stats() may be read from the GUI thread
         self._windows = 0
         self._dropped = 0
         self._faults = 0
@@ -416,7 +417,8 @@ class Scheduler:
 
     def stats(self) -> SchedulerStats:
         """Totals and the latency / throughput of the recent results."""
-        recent = list(self._recent)
+        with self._recent_lock:
+            recent = list(self._recent)
         if recent:
             ms = np.array([r[1] for r in recent])
             latency = {k: float(np.percentile(ms, q)) for k, q in (("p50", 50), ("p95", 95), ("p99", 99))}
@@ -556,10 +558,11 @@ class Scheduler:
             infos = {sid: s.info for sid in {w.stream_id for w in batch} if (s := self._streams.get(sid))}
         subscribers = self._subscribers
         done = time.monotonic()
+        with self._recent_lock:
+            self._recent.extend((done, (done - w.arrival_time) * 1e3) for w in batch)
         for i, w in enumerate(batch):
             result = WindowResult(w.stream_id, w.end_index, w.arrival_time, done, probs[i], embedding[i],
                                   trajectory[i], float(rates[i]), w.flags)
-            self._recent.append((done, (done - w.arrival_time) * 1e3))
             self._windows += 1
             if (info := infos.get(w.stream_id)) is not None:
                 info.windows += 1
