@@ -279,7 +279,7 @@ class Scheduler:
     def add_stream(self, source: Source, name: str | None = None, start_delay_s: float = 0.0) -> int:
         """Register a source (any core.sources source); return its stream id. Works while running.
 
-        The source is connected from the acquisition thread, `start_delay_s` after this call at the
+        The source is opened on a helper thread, `start_delay_s` after this call at the
         earliest (so a ward's streams can be staggered, as real beds are, instead of all in phase).
         """
         with self._cond:
