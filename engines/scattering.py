@@ -207,6 +207,9 @@ class ScatteringGraph(nn.Module):
     def forward(self, window: torch.Tensor) -> torch.Tensor:
         if _eager() and (window.dim() != 2 or window.shape[-1] != self.shape):
             raise ValueError(f"window must have shape (B, {self.shape}), got {tuple(window.shape)}")
+        if _eager() and window.dtype != self.order0.dtype:
+            raise ValueError(f"window must be {self.order0.dtype} like the graph's constants, got "
+                             f"{window.dtype}; convert it (e.g. window.float()) first")
         if _eager() and window.device.type == "cpu" and window.shape[0] > CPU_CHUNK:
             # large CPU batches run in cache-sized chunks (batch 512 in one piece is ~2x slower)
             return torch.cat([self(chunk) for chunk in window.split(CPU_CHUNK)])

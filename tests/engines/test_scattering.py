@@ -159,9 +159,11 @@ def test_scattering_of_zero_window_is_zero_and_features_are_log_floor(default_ca
     np.testing.assert_allclose(features[0, : m.paths].numpy(), x.T.numpy(), rtol=1e-6, atol=1e-5)
 
 
-def test_wrong_window_shape_is_a_clear_error(default_case):
+def test_wrong_window_shape_or_dtype_is_a_clear_error(default_case):
     with pytest.raises(ValueError, match=r"window must have shape \(B, 2048\), got \(3, 1000\)"):
         default_case.module(torch.zeros(3, 1000))
+    with pytest.raises(ValueError, match=r"window must be torch.float32 .* got torch.float64; convert it"):
+        default_case.module(torch.zeros(3, 2048, dtype=torch.float64))
 
 
 @pytest.mark.parametrize(
