@@ -100,7 +100,9 @@ class TorchEngine(Engine):
         if self._pool is None:
             self._pool = torch.cuda.graph_pool_handle()
         graph = torch.cuda.CUDAGraph()
-        with torch.inference_mode(), torch.cuda.graph(graph, pool=self._pool):
+        # thread_local: other threads (heart-rate detection, the GUI) may use CUDA while this captures
+        capture = torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local")
+        with torch.inference_mode(), capture:
             static_out = self._forward(static_in)
         host_in = torch.empty(static_in.shape, pin_memory=True)
         host_out = [torch.empty(o.shape, pin_memory=True) for o in static_out]
