@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# the repo root first and benchmarks/ off the path: benchmarks/engines.py must not shadow the package
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 
 from engines.scattering import ScatteringTransformer, export_scattering_onnx, import_kymatio  # noqa: E402
 
@@ -62,6 +63,7 @@ def machine(threads: int) -> dict:
         import onnxruntime as ort
 
         info["onnxruntime"] = ort.__version__
+        info["onnxruntime_provider"] = "CPUExecutionProvider"
     except ImportError:
         info["onnxruntime"] = None
     info["kymatio"] = import_kymatio().__version__
