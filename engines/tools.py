@@ -122,7 +122,8 @@ def _print_table(rows: list[VerifyRow], bundle: Bundle, source: str, console: An
     from rich.table import Table
 
     table = Table(title=f"verify-engines: {bundle.path.name} ({source})", box=box.SIMPLE_HEAD,
-                  caption="Δ = largest |difference| from the PyTorch CPU FP32 reference")
+                  caption="Δ = largest |difference| from the PyTorch CPU FP32 reference",
+                  padding=(0, 1), pad_edge=False, collapse_padding=True)
     for col in ("backend", "device", "Δprobs", "Δemb", "Δtraj", "Δscat", "win/s", "status"):
         table.add_column(col, no_wrap=True, justify="right" if col[0] == "Δ" or col == "win/s" else "left")
     notes = []
