@@ -226,3 +226,16 @@ def test_batch_results_do_not_depend_on_batch_size_or_chunking(default_case):
 def test_export_rejects_old_opsets(default_case, tmp_path):
     with pytest.raises(ValueError, match="opset must be an integer >= 17"):
         export_scattering_onnx(default_case.module, tmp_path / "old.onnx", opset=13)
+
+
+def test_transform_windows_matches_the_module_and_restores_threads(default_case):
+    from engines.scattering import transform_windows
+
+    threads = torch.get_num_threads()
+    windows = default_case.windows.astype(np.float64)  # any float input is converted
+    scattering, features = transform_windows(default_case.module, windows, batch=5, threads=1)
+    assert torch.get_num_threads() == threads
+    assert scattering.dtype == np.float32 and features.shape == (len(windows), 468, 8)
+    assert _rel_error(scattering, default_case.expected).max() <= TOLERANCE
+    with pytest.raises(ValueError, match=r"windows must have shape \(N, 2048\), got \(2, 100\)"):
+        transform_windows(default_case.module, np.zeros((2, 100)))
