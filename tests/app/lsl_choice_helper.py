@@ -48,12 +48,27 @@ def main() -> int:
             QtCore.QTimer.singleShot(25000, loop.quit)
             loop.exec()
         results = list(window.beds[sid].results) if sid is not None else []
+        error_before = window.error_text
+        # a stream that is not on the network: its source faults, and the window shows why
+        import pylsl
+
+        missing = window.connect_lsl(pylsl.StreamInfo("dacl-no-such-stream", "ECG", 1, 300.0), replace=False)
+        loop = QtCore.QEventLoop()
+        poll = QtCore.QTimer()
+        poll.timeout.connect(lambda: loop.quit() if "dacl-no-such-stream" in window.error_text else None)
+        poll.start(50)
+        QtCore.QTimer.singleShot(20000, loop.quit)
+        loop.exec()
         report = {
             "discovered": names,
             "listed": [dialog.list.item(i).text() for i in range(dialog.list.count())],
             "stream_id": sid,
             "source_field": window.status.field("source"),
             "error": window.error_text,
+            "error_before": error_before,
+            "missing_stream_id": missing,
+            "error_dialog": window._error_dialog.text() if window._error_dialog is not None else "",
+            "beds": len(window.beds),
             "end_indices": [r.end_index for r in results],
             "waveform_samples": window.waveform.samples_shown,
         }

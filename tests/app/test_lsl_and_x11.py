@@ -43,11 +43,15 @@ def test_lsl_dialog_lists_the_stream_and_choosing_it_delivers_results(bundle, tm
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "dacl-gui-test" in report["discovered"]
     assert any("dacl-gui-test" in line and "300 Hz" in line for line in report["listed"])
-    assert report["stream_id"] is not None and report["error"] == ""
+    assert report["stream_id"] is not None and report["error_before"] == ""
     assert "LSL dacl-gui-test" in report["source_field"]
     ends = np.array(report["end_indices"])
     assert len(ends) >= 4 and ends[0] == 2048 and np.all(np.diff(ends) == 300)
     assert report["waveform_samples"] > 0
+    # choosing a stream that is gone faults that bed only; the window says which and why
+    assert report["missing_stream_id"] is not None and report["beds"] == 2
+    assert "dacl-no-such-stream" in report["error"] and "fault" in report["error"]
+    assert "dacl-no-such-stream" in report["error_dialog"]
 
 
 @pytest.mark.slow

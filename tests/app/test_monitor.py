@@ -38,15 +38,19 @@ def test_window_opens_on_the_default_record_and_model(qtbot, bundle, settings_pa
 
 def test_replay_fills_the_curves_and_delivers_results_at_the_hop_rate(qtbot, bundle, settings_path):
     path = need(SAMPLES / "100")  # MIT-BIH 100: 360 Hz, resampled to the model's 300 Hz
-    window = start(qtbot, bundle, settings_path, str(path), "--speed", "10")
+    window = start(qtbot, bundle, settings_path, str(path), "--speed", "5")
     sid = next(iter(window.beds))
     qtbot.waitUntil(lambda: len(window.beds[sid].results) >= 12, timeout=20000)
     results = list(window.beds[sid].results)
     ends = np.array([r.end_index for r in results])
-    assert ends[0] == 2048 and np.all(np.diff(ends) == 300)  # one result per hop, none skipped
-    # windows complete at the hop rate of the replayed signal: ×10 and a 1 s hop make 10 per second
-    rate = (len(results) - 1) / (results[-1].arrival_time - results[0].arrival_time)
-    assert 7.0 < rate < 13.0, f"×10 replay with a 1 s hop should give ~10 windows/s, got {rate:.1f}"
+    # one result per hop of 300 samples from the first full window on; a window the scheduler had to drop
+    # under load (oldest first, counted) is the only allowed gap
+    missing = (ends[-1] - ends[0]) // 300 + 1 - len(ends)
+    assert ends[0] >= 2048 and np.all(ends % 300 == 2048 % 300), ends
+    assert missing == 0 or missing <= window.session.stats()["dropped"], (ends, window.session.stats())
+    # windows complete at the hop rate of the replayed signal: ×5 and a 1 s hop make 5 per second
+    rate = (ends[-1] - ends[0]) / 300 / (results[-1].arrival_time - results[0].arrival_time)
+    assert 3.5 < rate < 6.5, f"×5 replay with a 1 s hop should give ~5 windows/s, got {rate:.1f}"
     assert all(r.done_time >= r.arrival_time for r in results)
     assert window.bars.probs.sum() == pytest.approx(1.0, abs=1e-4)
     assert window.history.count == len(results) and window.trajectory.count == min(len(results), 40)
@@ -70,7 +74,9 @@ def test_space_pauses_and_resumes_and_keys_set_speed_and_grid(qtbot, bundle, set
     sid = window.selected
     qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
     assert window.session.paused and window.play_action.text() == "Play"
-    qtbot.wait(500)  # windows already in flight may still land
+    # windows cut before the pause may still be in inference: let them land
+    qtbot.waitUntil(lambda: window.session.scheduler.pending() == 0, timeout=10000)
+    qtbot.wait(400)
     seen, (_, end) = window.results_seen, window.session.snapshot(sid, 1)
     qtbot.wait(1500)  # 15 hops at ×10 if it were running
     assert window.results_seen == seen
