@@ -1,11 +1,11 @@
 """Real-valued building blocks for DFTs as small matrix products (no complex tensors, no FFT operator).
 
-Every DFT here is a four-step (Cooley–Tukey) factorisation of length L = A·R: one matrix product over
-the A axis, an elementwise twiddle, one matrix product over the R axis. Complex values travel as real
-tensors with the real and imaginary halves stacked along the axis the next product contracts, so each
-complex product is a single real matmul with a 2×2 block matrix. The constants are built once in
-float64 with NumPy and stored as float32 buffers; graphs export to ONNX as MatMul/Mul/Sub/Add/Concat/
-Gather/Reshape/Slice/Sqrt only, which TensorRT 10 parses.
+Every DFT here is a four-step (Cooley–Tukey) factorisation of length L = A·R: a matrix product over the
+A axis, then one over the R axis with the twiddle factors folded into its per-row (batched) blocks.
+Complex values travel as real tensors with the real and imaginary halves stacked along the axis the next
+product contracts, so each complex product is a single real matmul with 2×2 block matrices. Constants
+are built once in float64 with NumPy and stored as float32 buffers; graphs export to ONNX as MatMul,
+Mul, Add, Gather, Reshape and Sqrt, which TensorRT 10 parses.
 """
 
 from __future__ import annotations
