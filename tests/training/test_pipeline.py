@@ -1,0 +1,109 @@
+"""End-to-end: fit determinism, the exported bundle against the training modules, the --quick CLI run."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from training import evaluate, export, features, train
+from training.config import TrainConfig
+
+TINY = dict(
+    vae_epochs=2,
+    enc_epochs=2,
+    head_steps=60,
+    batch=64,
+    enc_width=16,
+    embed_dim=16,
+    vae_hidden=32,
+    vae_latent=8,
+    cloud_per_class=5,
+    threads=1,
+)
+
+
+def fit_metrics(ws: features.WindowSet, seed: int) -> tuple[dict, dict]:
+    cfg = TrainConfig(seed=seed, **TINY)
+    tr, va = train.split_windows(ws, cfg)
+    model, _ = train.fit(tr, va, cfg)
+    out = train.predict_windows(model, va.scattering)
+    m = evaluate.metrics(va.labels, evaluate.aggregate_records(out["probs"], va.record, len(va.names)))
+    return m, {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_two_runs_with_one_seed_agree_on_cpu(small_windows):
+    m1, s1 = fit_metrics(small_windows, seed=7)
+    m2, s2 = fit_metrics(small_windows, seed=7)
+    assert m1 == m2
+    assert all(torch.equal(s1[k], s2[k]) for k in s1)
+    m3, s3 = fit_metrics(small_windows, seed=8)
+    assert not all(torch.equal(s1[k], s3[k]) for k in s1)  # the seed really drives the run
+
+
+@pytest.mark.slow
+def test_quick_run_exports_a_bundle_equal_to_the_training_modules(cinc_dir, tmp_path, monkeypatch):
+    """`dacl-train run --quick`, then: ONNX Runtime bundle == DaclModel (1e-5); `evaluate` predicts."""
+    from engines.backend_onnxruntime import onnxruntime_pipeline
+    from engines.bundle import load_bundle
+    from training.cli import app
+
+    monkeypatch.setenv("DACL_CACHE", str(tmp_path / "cache"))
+    captured = {}
+    real_writer = export.write_model_bundle
+
+    def spy(out, model, *args, **kwargs):  # the real writer; keeps the model it exported for the comparison
+        captured["model"] = model
+        return real_writer(out, model, *args, **kwargs)
+
+    monkeypatch.setattr(export, "write_model_bundle", spy)
+    runner = CliRunner()
+    res = runner.invoke(app, ["run", "--data", str(cinc_dir), "--out", str(tmp_path / "bundle"), "--quick"])
+    assert res.exit_code == 0, res.output
+    assert "auroc_macro" in res.output
+
+    bundle = load_bundle(tmp_path / "bundle")
+    assert bundle.manifest["config"]["max_records"] == TrainConfig.quick().max_records
+    assert set(bundle.metrics) >= {"auroc_af", "auroc_macro", "f1_challenge", "confusion"}
+    windows = bundle.demo_windows()
+    engine = onnxruntime_pipeline(bundle, "cpu")
+    got = engine.run(windows)
+    model = captured["model"]
+    with torch.no_grad():
+        probs, emb, traj = model(torch.from_numpy(got["features"]))
+    np.testing.assert_allclose(got["probs"], probs.numpy(), atol=1e-5)
+    np.testing.assert_allclose(got["embedding"], emb.numpy(), atol=1e-5)
+    np.testing.assert_allclose(got["trajectory"], traj.numpy(), atol=1e-5)
+    np.testing.assert_allclose(probs.sum(1).numpy(), 1.0, atol=1e-5)
+
+    # evaluate through the engine runtime on a small folder labelled by REFERENCE.csv
+    folder = tmp_path / "few"
+    folder.mkdir()
+    names = ["A00001", "A00004", "A00005"]
+    for n in names:
+        for suffix in (".hea", ".mat"):
+            os.symlink((cinc_dir / f"{n}{suffix}").resolve(), folder / f"{n}{suffix}")
+    (folder / "REFERENCE.csv").write_text("A00001,N\nA00004,A\nA00005,A\n")
+    res = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--data",
+            str(folder),
+            "--model",
+            str(tmp_path / "bundle"),
+            "--json",
+            str(tmp_path / "m.json"),
+            "--predictions",
+            str(tmp_path / "p.csv"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rows = list(csv.reader((tmp_path / "p.csv").open()))
+    assert rows[0] == ["record", "label", "p_N", "p_A", "p_O", "p_~"]
+    assert [r[:2] for r in rows[1:]] == [["A00001", "N"], ["A00004", "A"], ["A00005", "A"]]
+    assert all(abs(sum(float(v) for v in r[2:]) - 1) < 1e-4 for r in rows[1:])

@@ -1,0 +1,256 @@
+"""`dacl-train`: train and export a DACL bundle, evaluate it on a labelled folder, build/verify engines."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from training import dataset, evaluate
+from training.config import TrainConfig
+
+app = typer.Typer(add_completion=False, help="DACL training, evaluation and engine tools.")
+console = Console()
+log = logging.getLogger("dacl-train")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _metrics_table(title: str, m: dict) -> Table:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("n_records", "auroc_af", "auroc_macro", "f1_challenge", "accuracy"):
+        if key in m:
+            table.add_row(key, f"{m[key]:.4f}" if isinstance(m[key], float) else str(m[key]))
+    for code, f1 in m.get("f1_per_class", {}).items():
+        table.add_row(f"F1 {code}", f"{f1:.4f}")
+    return table
+
+
+@app.command()
+def run(
+    data: Annotated[
+        Path, typer.Option(help="WFDB folder with REFERENCE-v3.csv/REFERENCE.csv, or a `pack` .npz")
+    ],
+    out: Annotated[Path, typer.Option(help="bundle folder to write")],
+    config: Annotated[Path | None, typer.Option(help="JSON file overriding TrainConfig defaults")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    quick: Annotated[
+        bool, typer.Option(help="small test configuration (160 records, short schedules)")
+    ] = False,
+    features_cache: Annotated[
+        Path | None, typer.Option(help="train from a saved WindowSet .npz (or a quantised GPU folder)")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="override the config's seed")] = None,
+) -> None:
+    """Train the whole pipeline on DATA and write a bundle to OUT."""
+    from training import export, pipeline
+
+    t0 = time.time()
+    cfg = TrainConfig.quick() if quick else TrainConfig()
+    if config is not None:
+        cfg = TrainConfig.from_file(config, cfg)
+    cfg.device = device
+    if seed is not None:
+        cfg.seed = seed
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise typer.BadParameter("--device cuda: torch sees no CUDA device here", param_hint="--device")
+    with _progress() as prog:
+        task = prog.add_task("features", total=1)
+
+        def feat_progress(done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total)
+
+        d = pipeline.load_data(data, cfg, features_cache, feat_progress, device=device)
+        prog.update(task, completed=1, total=1)
+        t_feat = time.time() - t0
+        tasks: dict[str, int] = {}
+
+        def fit_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = prog.add_task(stage, total=total)
+            prog.update(tasks[stage], completed=done, total=total)
+
+        model, hist, val = pipeline.run(d, cfg, fit_progress)
+    t_train = time.time() - t0 - t_feat
+    params = pipeline.params_of(cfg)
+    tr, va = pipeline.train.split_windows(d.windows, cfg)
+    demo = _demo_windows(data, va) if Path(data).exists() else None
+    export.write_model_bundle(
+        out,
+        model,
+        params,
+        hist["cloud"],
+        val,
+        cfg.to_dict(),
+        d.data_hash,
+        demo_windows=demo,
+        extra={
+            "training": {
+                "records": len(d.windows.names),
+                "windows": int(len(d.windows.record)),
+                "source": d.source,
+                "preprocess": dataset.PREPROCESS_VERSION,
+                "aggregation": "record probs = softmax(mean over windows of log p)",
+                "temperature": hist["temperature"],
+                "supcon_loss": hist["supcon_loss"],
+                "vae_loss": hist["vae_loss"],
+                "seconds_features": round(t_feat, 1),
+                "seconds_training": round(t_train, 1),
+                "device": device,
+            }
+        },
+    )
+    console.print(_metrics_table(f"validation ({len(va.names)} records)", val))
+    console.print(
+        f"bundle written to {out} in {time.time() - t0:.0f} s "
+        f"(features {t_feat:.0f} s, training {t_train:.0f} s)"
+    )
+
+
+def _demo_windows(data: Path, val) -> np.ndarray | None:
+    """A few real normalised windows of validation records, shipped for engine verification."""
+    try:
+        if Path(data).is_file():
+            from training.pack import PackedRecords
+
+            load = PackedRecords(data).load
+        else:
+
+            def load(name: str) -> np.ndarray:
+                return dataset.load_record(data, name)
+
+        wins = [
+            dataset.cut_windows(x, dataset.window_starts(len(x), dataset.WINDOW)[:1])
+            for x in (load(n) for n in val.names[:8])
+        ]
+        return np.concatenate(wins)
+    except (OSError, ValueError) as err:  # demo windows are a convenience; a bundle is valid without them
+        log.warning("no demo windows: %s", err)
+        return None
+
+
+def predict_folder(data: Path, model: Path, backend: str = "onnxruntime", progress=None):
+    """Run a bundle through the engine runtime on every record of DATA: (records, probs (R, 4))."""
+    from engines.backend_onnxruntime import onnxruntime_pipeline
+    from engines.bundle import load_bundle
+
+    bundle = load_bundle(model)
+    engine = onnxruntime_pipeline(bundle, "cpu")
+    records = dataset.list_records(data)
+    probs = np.zeros((len(records), len(dataset.CLASSES)))
+    for i, r in enumerate(records):
+        x = dataset.load_record(data, r.name)
+        w = dataset.cut_windows(
+            x, dataset.window_starts(len(x), bundle.window, 0, bundle.window, cover_end=True)
+        )
+        p = engine.run(w)["probs"]
+        probs[i] = evaluate.aggregate_records(p, np.zeros(len(p), dtype=np.int64), 1)[0]
+        if progress is not None:
+            progress(i + 1, len(records))
+    engine.close()
+    return records, probs
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    data: Annotated[
+        Path, typer.Option(help="WFDB folder (labels: REFERENCE-v3.csv or REFERENCE.csv, if any)")
+    ],
+    model: Annotated[Path, typer.Option(help="bundle folder")] = Path("engines/default"),
+    json_out: Annotated[Path | None, typer.Option("--json", help="write metrics here")] = None,
+    predictions: Annotated[Path | None, typer.Option(help="write record,label,p_N,p_A,p_O,p_~ here")] = None,
+) -> None:
+    """Evaluate a bundle with the ONNX Runtime engines on every record of DATA (windows of W at hop W)."""
+    with _progress() as prog:
+        task = prog.add_task("records", total=1)
+        records, probs = predict_folder(
+            data, model, progress=lambda d, n: prog.update(task, completed=d, total=n)
+        )
+    if predictions is not None:
+        with predictions.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["record", "label", *[f"p_{c}" for c in dataset.CLASSES]])
+            for r, p in zip(records, probs, strict=True):
+                w.writerow(
+                    [r.name, dataset.CLASSES[r.label] if r.label >= 0 else "", *[f"{v:.6f}" for v in p]]
+                )
+    labels = np.array([r.label for r in records])
+    if (labels >= 0).all():
+        m = evaluate.metrics(labels, probs)
+        console.print(_metrics_table(f"{model} on {data}", m))
+    else:
+        m = {"n_records": len(records), "note": "no labels: predictions only"}
+        console.print(f"{len(records)} records predicted (no label CSV, so no metrics)")
+    if json_out is not None:
+        json_out.write_text(json.dumps(m, indent=1))
+
+
+@app.command()
+def pack(
+    data: Annotated[Path, typer.Option(help="WFDB folder with a label CSV")],
+    out: Annotated[Path, typer.Option(help="output .npz")],
+) -> None:
+    """Pack a labelled WFDB folder into one .npz so `run --data PACK` works without wfdb (GPU hosts)."""
+    from training.pack import pack_folder
+
+    with _progress() as prog:
+        task = prog.add_task("records", total=1)
+        pack_folder(data, out, lambda d, n: prog.update(task, completed=d, total=n))
+    console.print(f"packed {data} into {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command("build-engines")
+def build_engines_cmd(
+    model: Annotated[Path, typer.Option(help="bundle folder")] = Path("engines/default"),
+    precision: Annotated[str, typer.Option(help="fp16 or fp32")] = "fp16",
+    max_batch: Annotated[int, typer.Option(help="largest batch of the TensorRT profile")] = 512,
+) -> None:
+    """Build (or confirm cached) TensorRT plans for the bundle (engines.tools.build_engines)."""
+    from engines.tools import build_engines
+
+    for row in build_engines(model, precision=precision, max_batch=max_batch):
+        console.print(row)
+
+
+@app.command("verify-engines")
+def verify_engines_cmd(
+    model: Annotated[Path, typer.Option(help="bundle folder")] = Path("engines/default"),
+    precision: Annotated[str, typer.Option(help="TensorRT precision to verify")] = "fp16",
+) -> None:
+    """Run every backend on the same windows and compare with the PyTorch reference (engines.tools)."""
+    from engines.tools import verify_engines
+
+    verify_engines(model, precision=precision, console=console)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

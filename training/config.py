@@ -1,0 +1,88 @@
+"""The training configuration: one dataclass, every default explained, loadable from a JSON file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass
+class TrainConfig:
+    """Everything a `dacl-train run` depends on besides the data (recorded in the bundle manifest)."""
+
+    seed: int = 0  # seeds the split, crops, initialisation, sampling and noise: same seed, same model on CPU
+    val_fraction: float = 0.15  # stratified validation split used for calibration and the reported metrics
+    max_records: int = 0  # >0: use a stratified subset of this many records (the --quick config)
+    # scattering (shared contract; changing them needs evidence and a matching scattering graph)
+    J: int = 8  # log2 averaging scale: 256 samples = 0.85 s per frame, F = 2048/256 = 8 frames
+    Q: tuple[int, int] = (8, 1)  # wavelets per octave, orders 1 and 2
+    T: int | None = None  # None → 2**J
+    hop: int = 2048  # training windows: non-overlapping (plus one flush with the record end)
+    crop_seed: int = 0  # random window phase in [0, hop) per record, a fixed crop per cache
+    # VAE on normalised ST features
+    vae_latent: int = 32  # latent channels Z (latent is Z × F frames)
+    vae_hidden: int = 128  # hidden channels of the VAE's convolutions
+    vae_epochs: int = 12  # passes over the training windows
+    vae_beta: float = 1e-3  # KL weight: small, so z0 keeps the class information of the features
+    vae_lr: float = 2e-3  # AdamW learning rate
+    # diffusion views
+    views: str = "diffusion"  # "diffusion" (DACL), "gaussian" (ablation) or "none" (clean z0 twice)
+    schedule: str = "linear"  # DDPM beta schedule: "linear" or "cosine"
+    diffusion_steps: int = 1000  # T of the schedule
+    t_min: int = 1  # smallest step drawn for a view
+    t_max: int = 100  # largest step drawn: early steps (mild noise) worked best in the paper's later version
+    n_views: int = 2  # views per window and batch (each a different random t)
+    gaussian_sigma: float = 0.3  # σ of the Gaussian-noise ablation's views
+    # encoder + SupCon
+    enc_width: int = 64  # U-Net channels at full resolution (doubled at L/2 and L/4)
+    embed_dim: int = 64  # embedding size D
+    enc_epochs: int = 15  # passes over the training windows
+    batch: int = 256  # windows per SupCon batch (× n_views views)
+    lr: float = 2e-3  # AdamW learning rate (cosine-decayed)
+    weight_decay: float = 1e-4  # AdamW weight decay
+    temperature: float = 0.1  # SupCon temperature τ
+    balanced_sampling: bool = True  # draw SupCon batches class-balanced (AF and noise are rare)
+    # head
+    head_hidden: int = 64  # 0: linear head; >0: one hidden layer of this width
+    head_steps: int = 1500  # AdamW steps of the head on frozen embeddings (class-weighted CE)
+    head_lr: float = 3e-3  # its learning rate
+    # projection
+    cloud_per_class: int = 150  # reference-cloud points per class in the manifest
+    device: str = "cpu"  # "cpu" or "cuda"
+    threads: int = 2  # torch CPU threads (the machine is shared)
+    extra: dict = field(default_factory=dict)  # free-form notes carried into the manifest
+
+    @classmethod
+    def quick(cls) -> TrainConfig:
+        """A small configuration for tests: 160 records, short schedules (< 60 s on 2 cores)."""
+        return cls(
+            max_records=160,
+            vae_epochs=4,
+            enc_epochs=4,
+            head_steps=300,
+            batch=128,
+            enc_width=32,
+            embed_dim=32,
+            vae_hidden=64,
+            cloud_per_class=30,
+        )
+
+    @classmethod
+    def from_file(cls, path: Path, base: TrainConfig | None = None) -> TrainConfig:
+        """Override `base` (default: the defaults) with the keys of a JSON file; unknown keys are an error."""
+        data = json.loads(Path(path).read_text())
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"config file {path}: unknown keys {unknown}; known keys are {sorted(names)}")
+        cfg = asdict(base or cls())
+        cfg.update(data)
+        cfg["Q"] = tuple(cfg["Q"])
+        return cls(**cfg)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form, for the manifest."""
+        d = asdict(self)
+        d["Q"] = list(self.Q)
+        return d

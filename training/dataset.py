@@ -1,0 +1,226 @@
+"""CinC-2017-style datasets: a WFDB folder plus a `record,label` CSV, split and cut into model windows.
+
+The signal contract is the one in docs/issues/TEAM.md: lead in mV → 300 Hz → band-pass 0.5–40 Hz →
+windows of W = 2048 samples, each z-scored by core.preprocess.normalize_window. When core.preprocess is
+importable its functions are used, so training sees exactly what the streaming monitor sees; otherwise a
+SciPy implementation of the same contract is used (PREPROCESS_VERSION names which one made a cache).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+CLASSES = ("N", "A", "O", "~")  # class order of every probability vector in the project
+CLASS_NAMES = ("normal sinus rhythm", "atrial fibrillation", "other rhythm", "too noisy")
+MODEL_FS = 300.0  # model sampling rate (Hz), shared contract
+WINDOW = 2048  # model window W (samples), shared contract
+LABEL_FILES = ("REFERENCE-v3.csv", "REFERENCE.csv")  # looked up in this order in a data folder
+
+try:  # the core engineer's implementation of the shared contract, when it has landed
+    from core import preprocess as _core_preprocess
+    from core.preprocess import normalize_window as _core_normalize_window
+    from core.preprocess import preprocess_record as _core_preprocess_record
+
+    PREPROCESS_VERSION = (
+        f"core.preprocess:band={_core_preprocess.BAND_HZ},order={_core_preprocess.BANDPASS_ORDER},"
+        f"floor={_core_preprocess.STD_FLOOR_MV}"
+    )
+except ImportError:  # pragma: no cover - depends on the checkout's state
+    _core_normalize_window = None
+    _core_preprocess_record = None
+    PREPROCESS_VERSION = "training-scipy-v1"
+
+
+class LabelFileError(ValueError):
+    """A label CSV has a row that is not `record,label` with a known label."""
+
+
+@dataclass(frozen=True)
+class LabelledRecord:
+    """One record of a data folder and its class index into CLASSES (-1 when unlabelled)."""
+
+    name: str
+    label: int
+
+
+def find_label_file(data_dir: Path) -> Path | None:
+    """The label CSV of a data folder (REFERENCE-v3.csv preferred over REFERENCE.csv), or None."""
+    for name in LABEL_FILES:
+        if (Path(data_dir) / name).is_file():
+            return Path(data_dir) / name
+    return None
+
+
+def read_labels(path: Path) -> list[LabelledRecord]:
+    """Parse a `record,label` CSV (REFERENCE-v3.csv layout, no header); errors name file, line and value."""
+    path = Path(path)
+    records: list[LabelledRecord] = []
+    seen: set[str] = set()
+    with path.open(newline="") as f:
+        for lineno, row in enumerate(csv.reader(f), start=1):
+            if not row or all(not cell.strip() for cell in row):
+                continue  # blank lines are harmless
+            if len(row) != 2:
+                raise LabelFileError(
+                    f"{path}, line {lineno}: expected 2 fields 'record,label', "
+                    f"got {len(row)}: {','.join(row)!r}"
+                )
+            name, label = row[0].strip(), row[1].strip()
+            if not name:
+                raise LabelFileError(f"{path}, line {lineno}: empty record name in {','.join(row)!r}")
+            if label not in CLASSES:
+                raise LabelFileError(
+                    f"{path}, line {lineno}: unknown label {label!r} for record {name!r}; "
+                    f"expected one of {', '.join(CLASSES)}"
+                )
+            if name in seen:
+                raise LabelFileError(f"{path}, line {lineno}: record {name!r} is listed twice")
+            seen.add(name)
+            records.append(LabelledRecord(name, CLASSES.index(label)))
+    if not records:
+        raise LabelFileError(f"{path}: no `record,label` rows found")
+    return records
+
+
+def list_records(data_dir: Path) -> list[LabelledRecord]:
+    """Records of a data folder: from its label CSV, else every `*.hea` there with label -1."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"data folder {data_dir} does not exist")
+    label_file = find_label_file(data_dir)
+    if label_file is not None:
+        return read_labels(label_file)
+    names = sorted(p.stem for p in data_dir.glob("*.hea"))
+    if not names:
+        raise FileNotFoundError(
+            f"{data_dir} has no label CSV ({' or '.join(LABEL_FILES)}) and no *.hea records"
+        )
+    return [LabelledRecord(n, -1) for n in names]
+
+
+def data_hash(data_dir: Path, records: list[LabelledRecord]) -> str:
+    """SHA-256 over the label list and every listed record's header and signal file bytes."""
+    h = hashlib.sha256()
+    for r in records:
+        h.update(f"{r.name},{r.label}\n".encode())
+        for suffix in (".dat", ".hea", ".mat"):  # explicit names: a glob per record is slow in big folders
+            p = Path(data_dir) / f"{r.name}{suffix}"
+            if p.is_file():
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val) with each class split in the same proportion, reproducible for a seed."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    counts = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(1)
+    stratify = labels if counts[counts > 0].min() >= 2 else None  # a class of one record cannot be split
+    train, val = train_test_split(idx, test_size=val_fraction, stratify=stratify, random_state=seed)
+    return np.sort(train), np.sort(val)
+
+
+def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified K-fold (train, test) index pairs for a seed."""
+    from sklearn.model_selection import StratifiedKFold
+
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return [(tr, te) for tr, te in skf.split(np.zeros(len(labels)), labels)]
+
+
+def _bandpass_sos() -> np.ndarray:
+    from scipy.signal import butter
+
+    return butter(3, [0.5, 40.0], btype="bandpass", fs=MODEL_FS, output="sos")  # as core.preprocess
+
+
+def preprocess_signal(signal_mv: np.ndarray, fs: float) -> np.ndarray:
+    """One lead in mV at fs → model-rate band-passed float32 signal (the shared preprocessing contract)."""
+    if _core_preprocess_record is not None:
+        samples, _flags = _core_preprocess_record(signal_mv, fs)
+        return np.asarray(samples, dtype=np.float32)
+    from math import gcd
+
+    from scipy.signal import resample_poly, sosfilt, sosfilt_zi
+
+    x = np.asarray(signal_mv, dtype=np.float64)
+    if fs != MODEL_FS:
+        up, down = int(MODEL_FS), int(round(fs))
+        g = gcd(up, down)
+        x = resample_poly(x, up // g, down // g, padtype="edge")
+    sos = _bandpass_sos()
+    y, _ = sosfilt(sos, x, zi=sosfilt_zi(sos) * x[0])  # causal, so streaming equals offline
+    return y.astype(np.float32)
+
+
+def normalize_window(w: np.ndarray) -> np.ndarray:
+    """Per-window z-score with a 0.01 mV floor on the std (shared contract), float32, on (..., W)."""
+    if _core_normalize_window is not None:
+        return np.asarray(_core_normalize_window(w), dtype=np.float32)
+    w = np.asarray(w, dtype=np.float32)
+    mean = w.mean(axis=-1, keepdims=True)
+    std = np.maximum(w.std(axis=-1, keepdims=True), 0.01)
+    return ((w - mean) / std).astype(np.float32)
+
+
+def load_record(data_dir: Path, name: str, lead: int = 0) -> np.ndarray:
+    """Read one WFDB record's lead in mV and preprocess it to the model rate."""
+    import wfdb
+
+    path = Path(data_dir) / name
+    if not path.with_suffix(".hea").is_file():
+        raise FileNotFoundError(f"record {name!r}: header {path.with_suffix('.hea')} not found")
+    rec = wfdb.rdrecord(str(path), channels=[lead], physical=True)
+    sig = rec.p_signal[:, 0]
+    units = (rec.units or ["mV"])[0]
+    if units and units.lower() in ("uv", "µv"):
+        sig = sig / 1000.0
+    sig = np.nan_to_num(sig)
+    return preprocess_signal(sig, float(rec.fs))
+
+
+def window_starts(
+    n: int, hop: int, offset: int = 0, window: int = WINDOW, cover_end: bool = False
+) -> np.ndarray:
+    """Start indices of windows of `window` at `hop` from `offset` (clipped so one window fits).
+
+    cover_end adds a last window flush with the record's end (evaluation covers every sample; training
+    crops do not, so every training window starts on the hop grid of its random phase). A record
+    shorter than the window yields one start (0); cut_windows pads it by repeating the record.
+    """
+    if n <= window:
+        return np.zeros(1, dtype=np.int64)
+    offset = min(offset, n - window)
+    starts = list(range(offset, n - window + 1, hop))
+    if cover_end and starts[-1] != n - window:
+        starts.append(n - window)
+    return np.asarray(starts, dtype=np.int64)
+
+
+def cut_windows(x: np.ndarray, starts: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    """Windows (K, W) of x, each normalised; a record shorter than W is tiled (repeated) up to W.
+
+    Tiling keeps the rhythm statistics of a short record, where zero padding would add a flat line the
+    model never sees in the monitor.
+    """
+    if len(x) < window:
+        reps = -(-window // max(len(x), 1))
+        x = np.tile(x, reps)[:window]
+    out = np.stack([x[s : s + window] for s in starts])
+    return normalize_window(out)
+
+
+def class_weights(labels: np.ndarray, n_classes: int = len(CLASSES)) -> np.ndarray:
+    """Inverse-frequency class weights normalised to mean 1 (used by the weighted losses)."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    w = counts.sum() / np.maximum(counts, 1) / n_classes
+    return (w / w.mean()).astype(np.float32)

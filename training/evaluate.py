@@ -1,0 +1,62 @@
+"""Record-level metrics of the CinC 2017 task, and the aggregation of window probabilities to records.
+
+A record's probabilities are the normalised geometric mean of its windows' probabilities
+(softmax of the mean window log-probability): one confidently-AF window moves the record less than an
+arithmetic mean would let a noisy window do, and every window counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.dataset import CLASSES
+
+
+def aggregate_records(window_probs: np.ndarray, record: np.ndarray, n_records: int) -> np.ndarray:
+    """(R, C) record probabilities: softmax(mean over the record's windows of log p)."""
+    logp = np.log(np.clip(window_probs, 1e-7, 1.0))
+    sums = np.zeros((n_records, window_probs.shape[1]))
+    np.add.at(sums, record, logp)
+    counts = np.bincount(record, minlength=n_records)[:, None]
+    mean = sums / np.maximum(counts, 1)
+    mean -= mean.max(1, keepdims=True)
+    p = np.exp(mean)
+    return p / p.sum(1, keepdims=True)
+
+
+def metrics(y: np.ndarray, probs: np.ndarray) -> dict:
+    """AF-vs-rest AUROC, macro one-vs-rest AUROC, per-class F1, challenge F1, accuracy, confusion."""
+    from sklearn.metrics import confusion_matrix, roc_auc_score
+
+    y = np.asarray(y)
+    pred = probs.argmax(1)
+    cm = confusion_matrix(y, pred, labels=list(range(len(CLASSES))))
+    f1 = {}
+    for c, code in enumerate(CLASSES):
+        denom = cm[c, :].sum() + cm[:, c].sum()
+        f1[code] = float(2 * cm[c, c] / denom) if denom else 0.0
+    aurocs = {}
+    for c, code in enumerate(CLASSES):
+        pos = y == c
+        aurocs[code] = float(roc_auc_score(pos, probs[:, c])) if 0 < pos.sum() < len(y) else float("nan")
+    return {
+        "n_records": int(len(y)),
+        "auroc_af": aurocs["A"],
+        "auroc_macro": float(np.nanmean(list(aurocs.values()))),
+        "auroc_per_class": aurocs,
+        "f1_per_class": f1,
+        "f1_challenge": float(np.mean([f1["N"], f1["A"], f1["O"]])),
+        "accuracy": float((pred == y).mean()),
+        "confusion": cm.tolist(),  # rows: true class, columns: predicted, order N, A, O, ~
+    }
+
+
+def mean_metrics(folds: list[dict]) -> dict:
+    """Mean and standard deviation across folds of the headline numbers."""
+    out = {}
+    for k in ("auroc_af", "auroc_macro", "f1_challenge", "accuracy"):
+        vals = np.array([f[k] for f in folds])
+        out[k] = float(vals.mean())
+        out[k + "_std"] = float(vals.std())
+    out["folds"] = len(folds)
+    return out
