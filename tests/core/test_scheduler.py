@@ -78,10 +78,10 @@ def test_no_drops_under_moderate_load(model):
     need_data(CINC)
     scheduler = Scheduler(model, SchedulerConfig())
     results = scheduler.result_queue(maxsize=100_000)
-    names = ["A00001", "A00002", "A00003", "A00004"]
-    for i, name in enumerate(names * 2):  # 8 streams at x5: 40 windows/s of real ECG
-        scheduler.add_stream(WfdbReplaySource(CINC / name, speed=5.0, limit_s=30), start_delay_s=0.025 * i)
-    run_until(scheduler, drained(scheduler), timeout=20)
+    names = ["A00001", "A00002", "A00003"]
+    for i, name in enumerate(names * 2):  # 6 streams at x4: 24 windows/s of real ECG, staggered
+        scheduler.add_stream(WfdbReplaySource(CINC / name, speed=4.0, limit_s=30), start_delay_s=0.04 * i)
+    run_until(scheduler, drained(scheduler), timeout=25)
     got = results.get_all()
     stats = scheduler.stats()
     assert stats.dropped == 0 and stats.faults == 0
