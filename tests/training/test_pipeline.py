@@ -103,7 +103,8 @@ def test_quick_run_exports_a_bundle_equal_to_the_training_modules(cinc_dir, tmp_
         ],
     )
     assert res.exit_code == 0, res.output
-    rows = list(csv.reader((tmp_path / "p.csv").open()))
+    with (tmp_path / "p.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
     assert rows[0] == ["record", "label", "p_N", "p_A", "p_O", "p_~"]
     assert [r[:2] for r in rows[1:]] == [["A00001", "N"], ["A00004", "A"], ["A00005", "A"]]
     assert all(abs(sum(float(v) for v in r[2:]) - 1) < 1e-4 for r in rows[1:])
