@@ -146,7 +146,7 @@ class SchedulerStats:
 
 
 class ResultQueue:
-    """Bounded thread-safe queue of WindowResults for a consumer on another thread (e.g. the GUI timer).
+    """Bounded thread-safe queue of results (or statuses) for a consumer on another thread (the GUI timer).
 
     When the consumer falls behind, the oldest results are discarded and counted (`discarded`), so the
     worker never blocks on a slow consumer.
