@@ -47,7 +47,9 @@ def drained(scheduler):
 def test_streaming_equals_offline(model, record, seconds, chunk):
     need_data(record)
     rec = open_record(record)
-    config = SchedulerConfig(pending_per_stream=10_000, max_batch=16)
+    # batch 1 on both sides: ONNX Runtime's kernels differ with the batch size (the shipped model's
+    # probabilities move by up to ~7e-5 between batch 1 and batch 24), which is not what is tested here
+    config = SchedulerConfig(pending_per_stream=10_000, max_batch=1)
     scheduler = Scheduler(model, config, strict=True)
     results = scheduler.result_queue(maxsize=100_000)
     sid = scheduler.add_stream(WfdbReplaySource(rec, chunk=chunk, speed=None, limit_s=seconds))
@@ -58,7 +60,8 @@ def test_streaming_equals_offline(model, record, seconds, chunk):
     offline, flags = preprocess_record(signal, rec.fs)
     windows = offline_windows(offline, flags, dtype=np.float64)
     raw = np.stack([w.samples for w in windows])
-    probs, embedding, trajectory = model.infer(normalize_window(raw))
+    outputs = [model.infer(normalize_window(raw[i : i + 1])) for i in range(len(raw))]
+    probs, embedding, trajectory = (np.concatenate(o) for o in zip(*outputs, strict=True))
 
     assert len(windows) >= 5
     assert [r.end_index for r in got] == [w.end for w in windows]
