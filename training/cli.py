@@ -229,9 +229,15 @@ def build_engines_cmd(
     max_batch: Annotated[int, typer.Option(help="largest batch of the TensorRT profile")] = 512,
 ) -> None:
     """Build (or confirm cached) TensorRT plans for the bundle (engines.tools.build_engines)."""
+    from engines.base import EngineUnavailable
     from engines.tools import build_engines
 
-    for row in build_engines(model, precision=precision, max_batch=max_batch):
+    try:
+        rows = build_engines(model, precision=precision, max_batch=max_batch)
+    except (EngineUnavailable, ValueError) as err:  # a bad bundle/option (ValueError) or no TensorRT
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from None
+    for row in rows:
         console.print(row)
 
 
@@ -241,9 +247,14 @@ def verify_engines_cmd(
     precision: Annotated[str, typer.Option(help="TensorRT precision to verify")] = "fp16",
 ) -> None:
     """Run every backend on the same windows and compare with the PyTorch reference (engines.tools)."""
+    from engines.bundle_spec import BundleError
     from engines.tools import verify_engines
 
-    verify_engines(model, precision=precision, console=console)
+    try:
+        verify_engines(model, precision=precision, console=console)
+    except BundleError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from None
 
 
 def main() -> None:
