@@ -1,9 +1,8 @@
 """CinC-2017-style datasets: a WFDB folder plus a `record,label` CSV, split and cut into model windows.
 
 The signal contract is the one in docs/issues/TEAM.md: lead in mV → 300 Hz → band-pass 0.5–40 Hz →
-windows of W = 2048 samples, each z-scored by core.preprocess.normalize_window. When core.preprocess is
-importable its functions are used, so training sees exactly what the streaming monitor sees; otherwise a
-SciPy implementation of the same contract is used (PREPROCESS_VERSION names which one made a cache).
+windows of W = 2048 samples, each z-scored by core.preprocess.normalize_window. core.preprocess does the
+work, so training sees exactly what the streaming monitor sees (PREPROCESS_VERSION keys feature caches).
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core import preprocess as core_preprocess
+
 log = logging.getLogger(__name__)
 
 CLASSES = ("N", "A", "O", "~")  # class order of every probability vector in the project
@@ -24,19 +25,10 @@ MODEL_FS = 300.0  # model sampling rate (Hz), shared contract
 WINDOW = 2048  # model window W (samples), shared contract
 LABEL_FILES = ("REFERENCE-v3.csv", "REFERENCE.csv")  # looked up in this order in a data folder
 
-try:  # the core engineer's implementation of the shared contract, when it has landed
-    from core import preprocess as _core_preprocess
-    from core.preprocess import normalize_window as _core_normalize_window
-    from core.preprocess import preprocess_record as _core_preprocess_record
-
-    PREPROCESS_VERSION = (
-        f"core.preprocess:band={_core_preprocess.BAND_HZ},order={_core_preprocess.BANDPASS_ORDER},"
-        f"floor={_core_preprocess.STD_FLOOR_MV}"
-    )
-except ImportError:  # pragma: no cover - depends on the checkout's state
-    _core_normalize_window = None
-    _core_preprocess_record = None
-    PREPROCESS_VERSION = "training-scipy-v1"
+PREPROCESS_VERSION = (
+    f"core.preprocess:band={core_preprocess.BAND_HZ},order={core_preprocess.BANDPASS_ORDER},"
+    f"floor={core_preprocess.STD_FLOOR_MV}"
+)
 
 
 class LabelFileError(ValueError):
@@ -137,39 +129,15 @@ def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> list[tuple[np
     return [(tr, te) for tr, te in skf.split(np.zeros(len(labels)), labels)]
 
 
-def _bandpass_sos() -> np.ndarray:
-    from scipy.signal import butter
-
-    return butter(3, [0.5, 40.0], btype="bandpass", fs=MODEL_FS, output="sos")  # as core.preprocess
-
-
 def preprocess_signal(signal_mv: np.ndarray, fs: float) -> np.ndarray:
     """One lead in mV at fs → model-rate band-passed float32 signal (the shared preprocessing contract)."""
-    if _core_preprocess_record is not None:
-        samples, _flags = _core_preprocess_record(signal_mv, fs)
-        return np.asarray(samples, dtype=np.float32)
-    from math import gcd
-
-    from scipy.signal import resample_poly, sosfilt, sosfilt_zi
-
-    x = np.asarray(signal_mv, dtype=np.float64)
-    if fs != MODEL_FS:
-        up, down = int(MODEL_FS), int(round(fs))
-        g = gcd(up, down)
-        x = resample_poly(x, up // g, down // g, padtype="edge")
-    sos = _bandpass_sos()
-    y, _ = sosfilt(sos, x, zi=sosfilt_zi(sos) * x[0])  # causal, so streaming equals offline
-    return y.astype(np.float32)
+    samples, _flags = core_preprocess.preprocess_record(signal_mv, fs)
+    return np.asarray(samples, dtype=np.float32)
 
 
 def normalize_window(w: np.ndarray) -> np.ndarray:
     """Per-window z-score with a 0.01 mV floor on the std (shared contract), float32, on (..., W)."""
-    if _core_normalize_window is not None:
-        return np.asarray(_core_normalize_window(w), dtype=np.float32)
-    w = np.asarray(w, dtype=np.float32)
-    mean = w.mean(axis=-1, keepdims=True)
-    std = np.maximum(w.std(axis=-1, keepdims=True), 0.01)
-    return ((w - mean) / std).astype(np.float32)
+    return np.asarray(core_preprocess.normalize_window(w), dtype=np.float32)
 
 
 def load_record(data_dir: Path, name: str, lead: int = 0) -> np.ndarray:
