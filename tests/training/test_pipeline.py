@@ -108,3 +108,25 @@ def test_quick_run_exports_a_bundle_equal_to_the_training_modules(cinc_dir, tmp_
     assert rows[0] == ["record", "label", "p_N", "p_A", "p_O", "p_~"]
     assert [r[:2] for r in rows[1:]] == [["A00001", "N"], ["A00004", "A"], ["A00005", "A"]]
     assert all(abs(sum(float(v) for v in r[2:]) - 1) < 1e-4 for r in rows[1:])
+
+
+def test_cross_validation_scores_every_record_once(small_windows, cinc_dir):
+    from training import dataset, pipeline
+
+    data = pipeline.Data(small_windows, "test", "wfdb", lambda name: dataset.load_record(cinc_dir, name))
+    result = pipeline.cross_validate(data, TrainConfig(seed=3, **TINY), folds=2)
+    folds = result["folds"]
+    assert [f["n_records"] for f in folds] == [20, 20]  # 40 records, stratified halves
+    assert sum(np.asarray(f["confusion"]).sum() for f in folds) == 40
+    assert all(f["window_layout"].startswith("eval_windows") for f in folds)
+    for key in ("auroc_af", "auroc_macro", "f1_challenge"):
+        vals = [f[key] for f in folds]
+        assert result["summary"][key] == pytest.approx(np.mean(vals))
+        assert result["summary"][key + "_std"] == pytest.approx(np.std(vals))
+
+
+def test_cv_rejects_one_fold(cinc_dir):
+    from training.cli import app
+
+    res = CliRunner().invoke(app, ["cv", "--data", str(cinc_dir), "--folds", "1"])
+    assert res.exit_code == 2 and "need at least 2" in res.output
