@@ -26,11 +26,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ScatteringParams:
-    """Scattering parameters (shared contract: J=8, Q=(8, 1), T=None → 2**J, max_order=2)."""
+    """Scattering parameters of the model (defaults: the shipped model's; see TrainConfig for why)."""
 
-    J: int = 8  # log2 of the averaging scale: 2**8 = 256 samples = 0.85 s per frame
+    J: int = 5  # 2**5 = 32 samples = 0.107 s per frame: 64 frames, so beat timing reaches the encoder
     Q: tuple[int, int] = (8, 1)  # wavelets per octave at orders 1 and 2
-    T: int | None = None  # averaging width; None means 2**J (the shared contract)
+    T: int | None = None  # averaging width; None means 2**J (kymatio's default)
     max_order: int = 2  # orders 0, 1 and 2
     window: int = dataset.WINDOW  # input length W
 
