@@ -77,7 +77,10 @@ def test_quick_run_exports_a_bundle_equal_to_the_training_modules(cinc_dir, tmp_
         probs, emb, traj = model(torch.from_numpy(got["features"]))
     np.testing.assert_allclose(got["probs"], probs.numpy(), atol=1e-5)
     np.testing.assert_allclose(got["embedding"], emb.numpy(), atol=1e-5)
-    np.testing.assert_allclose(got["trajectory"], traj.numpy(), atol=1e-5)
+    # the trajectory is the embedding through the LDA projection, whose gain (column norm, ~40 for the
+    # shipped model) scales the embedding's float32 differences: 1e-5 of the embedding, propagated
+    gain = float(np.linalg.norm(model.proj_matrix.numpy(), axis=0).max())
+    np.testing.assert_allclose(got["trajectory"], traj.numpy(), atol=1e-5 * max(1.0, gain))
     np.testing.assert_allclose(probs.sum(1).numpy(), 1.0, atol=1e-5)
 
     # evaluate through the engine runtime on a small folder labelled by REFERENCE.csv
@@ -114,7 +117,8 @@ def test_cross_validation_scores_every_record_once(small_windows, cinc_dir):
     from training import dataset, pipeline
 
     data = pipeline.Data(small_windows, "test", "wfdb", lambda name: dataset.load_record(cinc_dir, name))
-    result = pipeline.cross_validate(data, TrainConfig(seed=3, **TINY), folds=2)
+    cfg = TrainConfig(seed=3, val_fraction=0.25, **TINY)  # 5 of 20 records: one per class or more
+    result = pipeline.cross_validate(data, cfg, folds=2)
     folds = result["folds"]
     assert [f["n_records"] for f in folds] == [20, 20]  # 40 records, stratified halves
     assert sum(np.asarray(f["confusion"]).sum() for f in folds) == 40
