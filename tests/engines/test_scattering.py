@@ -2,11 +2,13 @@
 
 Parity is the relative L2 error of the (P, F) scattering of each window, ≤ 1e-5 in float32, on fresh
 random windows and on real ECG windows (CinC 2017 at 300 Hz, and MIT-BIH record 100 resampled from
-360 Hz), for the default transform and three other (J, Q, W, T) settings.
+360 Hz), for the issue's default transform, the shipped model's (J = 5) and three other (J, Q, W, T)
+settings; and the shipped bundle's own scattering.onnx with the parameters its manifest names.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from engines.st import LOG_EPS, ScatteringTransformerStage, sinusoidal_encoding
 DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
 CINC = DATA / "cinc2017"
 MITDB_100 = DATA / "wfdb-samples" / "100"
+SHIPPED = Path(__file__).parents[2] / "engines" / "default"
 TOLERANCE = 1e-5
 
 # (J, W, (Q1, Q2), T): the model default first
@@ -30,6 +33,7 @@ SETTINGS = [
     (6, 1024, (4, 1), None),
     (7, 4096, (12, 2), None),
     (8, 2048, (8, 1), 64),
+    (5, 2048, (8, 1), None),  # the shipped model's transform
 ]
 IDS = [f"J{j}-W{w}-Q{q[0]}.{q[1]}-T{t}" for j, w, q, t in SETTINGS]
 
@@ -239,3 +243,21 @@ def test_transform_windows_matches_the_module_and_restores_threads(default_case)
     assert _rel_error(scattering, default_case.expected).max() <= TOLERANCE
     with pytest.raises(ValueError, match=r"windows must have shape \(N, 2048\), got \(2, 100\)"):
         transform_windows(default_case.module, np.zeros((2, 100)))
+
+
+def test_shipped_bundle_scattering_onnx_matches_kymatio_with_its_manifest_parameters():
+    """The check a user runs on the shipped model: its scattering.onnx against kymatio, J/Q/W/T read off
+    its manifest, on real ECG windows and random ones."""
+    import onnxruntime as ort
+    from kymatio.torch import Scattering1D
+
+    p = json.loads((SHIPPED / "manifest.json").read_text())["scattering"]
+    noise = np.random.default_rng(5).standard_normal((2, p["window"])).astype(np.float32)
+    windows = np.concatenate([_ecg_windows(p["window"]), noise])
+    reference = Scattering1D(p["J"], p["window"], tuple(p["Q"]), p["T"], max_order=p["max_order"]).double()
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(windows).double()).numpy()
+    session = ort.InferenceSession(str(SHIPPED / "scattering.onnx"), providers=["CPUExecutionProvider"])
+    scattering, _features = session.run(None, {"window": windows})
+    err = _rel_error(scattering, expected)
+    assert err.max() <= TOLERANCE, f"worst window rel. L2 error {err.max():.2e}"
