@@ -205,13 +205,13 @@ def predict_folder(data: Path, model: Path, backend: str = "onnxruntime", progre
     bundle = load_bundle(model)
     engine = onnxruntime_pipeline(bundle, "cpu")
     records = dataset.list_records(data)
-    probs = np.zeros((len(records), len(dataset.CLASSES)))
-    for i, r in enumerate(records):
-        x = dataset.load_record(data, r.name)
-        p = engine.run(dataset.eval_windows(x, bundle.window))["probs"]
-        probs[i] = evaluate.aggregate_records(p, np.zeros(len(p), dtype=np.int64), 1)[0]
-        if progress is not None:
-            progress(i + 1, len(records))
+    probs = evaluate.score_records(
+        lambda w: engine.run(w)["probs"],
+        lambda name: dataset.load_record(data, name),
+        [r.name for r in records],
+        bundle.window,
+        progress,
+    )
     engine.close()
     return records, probs
 

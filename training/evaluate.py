@@ -7,9 +7,11 @@ arithmetic mean would let a noisy window do, and every window counts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from training.dataset import CLASSES
+from training.dataset import CLASSES, WINDOW, eval_windows
 
 
 def aggregate_records(window_probs: np.ndarray, record: np.ndarray, n_records: int) -> np.ndarray:
@@ -22,6 +24,26 @@ def aggregate_records(window_probs: np.ndarray, record: np.ndarray, n_records: i
     mean -= mean.max(1, keepdims=True)
     p = np.exp(mean)
     return p / p.sum(1, keepdims=True)
+
+
+def score_records(
+    run_windows: Callable[[np.ndarray], np.ndarray],
+    load: Callable[[str], np.ndarray],
+    names: list[str],
+    window: int = WINDOW,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """(R, C) record probabilities: each record's eval_windows through run_windows, then aggregate_records.
+
+    `evaluate` passes the ONNX Runtime engine as run_windows (windows → probs), validation the modules.
+    """
+    probs = np.zeros((len(names), len(CLASSES)))
+    for i, name in enumerate(names):
+        p = run_windows(eval_windows(load(name), window))
+        probs[i] = aggregate_records(p, np.zeros(len(p), dtype=np.int64), 1)[0]
+        if progress is not None:
+            progress(i + 1, len(names))
+    return probs
 
 
 def metrics(y: np.ndarray, probs: np.ndarray) -> dict:

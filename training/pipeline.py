@@ -101,13 +101,12 @@ def record_probs(
     Windows from dataset.eval_windows of each raw record, aggregated by their geometric mean.
     """
     scat = features.make_scattering(params).eval()
-    probs = np.zeros((len(names), len(dataset.CLASSES)))
-    for i, name in enumerate(names):
+
+    def run_windows(windows: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            s = scat(torch.from_numpy(dataset.eval_windows(loader(name), params.window))).numpy()
-        p = train.predict_windows(model, s)["probs"]
-        probs[i] = evaluate.aggregate_records(p, np.zeros(len(p), dtype=np.int64), 1)[0]
-    return probs
+            return train.predict_windows(model, scat(torch.from_numpy(windows)).numpy())["probs"]
+
+    return evaluate.score_records(run_windows, loader, names, params.window)
 
 
 def validation_metrics(
