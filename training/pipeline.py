@@ -72,7 +72,7 @@ def load_data(
         records = dataset.list_records(data)
         if any(r.label < 0 for r in records):
             raise ValueError(f"{data}: training needs a label CSV ({' or '.join(dataset.LABEL_FILES)})")
-        loader, digest, source = None, None, "wfdb"
+        loader, digest, source = (lambda name: dataset.load_record(data, name)), None, "wfdb"
     keep = quick_subset(np.array([r.label for r in records]), cfg.max_records, cfg.seed)
     records = [records[i] for i in keep]
     if digest is not None and len(keep) != len(packed.records):
@@ -88,8 +88,6 @@ def load_data(
         digest=digest,
         device=device,
     )
-    if loader is None:
-        loader = lambda name: dataset.load_record(data, name)  # noqa: E731
     return Data(ws, digest, source, loader)
 
 

@@ -107,7 +107,9 @@ def fit(
     y = torch.as_tensor(train.window_labels)
     mean = x.mean(dim=(0, 2))  # per feature channel
     std = x.std(dim=(0, 2)).clamp(min=1e-3)
-    xn = ((x - mean[None, :, None]) / std[None, :, None]).to(device)
+    # in place: the features are the run's largest array (51k × 168 × 64 for the default run), and two
+    # full-size temporaries here set the peak memory of the whole run
+    xn = x.sub_(mean[None, :, None]).div_(std[None, :, None]).to(device)
     del x
 
     vae = FeatureVAE(xn.shape[1], cfg.vae_latent, cfg.vae_hidden).to(device)
