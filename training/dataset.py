@@ -195,8 +195,8 @@ def cut_windows(x: np.ndarray, starts: np.ndarray, window: int = WINDOW) -> np.n
     return normalize_window(out)
 
 
-def class_weights(labels: np.ndarray, n_classes: int = len(CLASSES)) -> np.ndarray:
-    """Inverse-frequency class weights normalised to mean 1 (used by the weighted losses)."""
+def class_weights(labels: np.ndarray, n_classes: int = len(CLASSES), power: float = 1.0) -> np.ndarray:
+    """Inverse-frequency class weights raised to `power` (0: all 1), normalised to mean 1."""
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    w = counts.sum() / np.maximum(counts, 1) / n_classes
+    w = (counts.sum() / np.maximum(counts, 1) / n_classes) ** power
     return (w / w.mean()).astype(np.float32)

@@ -124,7 +124,9 @@ def fit(
     emb = _batched(t0, z0)
 
     clf = head.ClassifierHead(cfg.embed_dim, len(dataset.CLASSES), cfg.head_hidden).to(device)
-    weights = torch.as_tensor(dataset.class_weights(train.window_labels), device=device)
+    weights = torch.as_tensor(
+        dataset.class_weights(train.window_labels, power=cfg.head_weight_power), device=device
+    )
     with torch.enable_grad():
         head.train_head(clf, emb, y.to(device), weights, cfg.head_steps, cfg.head_lr, 1e-4, 512, gen)
     progress("head", 1, 1)

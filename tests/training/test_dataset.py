@@ -98,6 +98,10 @@ def test_short_record_is_tiled_and_windows_are_zscored():
 def test_class_weights_are_inverse_frequency():
     w = dataset.class_weights(np.repeat([0, 1, 2, 3], [60, 20, 10, 10]))
     assert w[1] / w[0] == pytest.approx(3.0) and w.mean() == pytest.approx(1.0)
+    half = dataset.class_weights(np.repeat([0, 1, 2, 3], [60, 20, 10, 10]), power=0.5)
+    assert half[1] / half[0] == pytest.approx(3.0**0.5) and half[3] / half[0] == pytest.approx(6.0**0.5)
+    assert half.mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(dataset.class_weights(np.array([0, 0, 1, 2]), power=0.0), np.ones(4))
 
 
 def test_load_record_is_model_rate_millivolts(cinc_dir):
