@@ -1,0 +1,94 @@
+"""Noise robustness of a shipped bundle: record metrics with white noise or electrode motion added.
+
+The records are the bundle's own validation split (stratified, the manifest's seed and val_fraction: never
+fitted on), a stratified subset of them; noise is added to the raw lead in mV before preprocessing (SNR
+relative to the record's power, the noise of benchmarks/ablation.py), then every record goes through
+`evaluate`'s path: eval_windows → ONNX Runtime engine → geometric-mean aggregation.
+
+    python benchmarks/noise_robustness.py --data ../shared/data/cinc2017 --model engines/default \
+        --records 400 --json noise.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+# before training/engines: importing ablation drops benchmarks/ from sys.path (benchmarks/engines.py would
+# shadow the engines package); it also gives the noise generator the ablation uses
+from ablation import make_noise
+
+from training import dataset, evaluate, pipeline  # noqa: E402
+
+log = logging.getLogger("noise_robustness")
+CONDITIONS = [(None, None)] + [(k, s) for k in ("white", "electrode_motion") for s in (20, 10, 5, 0)]
+
+
+def class_counts(classes: np.ndarray) -> dict[str, int]:
+    counts = np.bincount(classes, minlength=len(dataset.CLASSES)).tolist()
+    return dict(zip(dataset.CLASSES, counts, strict=True))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True, help="the WFDB folder the bundle was trained on")
+    ap.add_argument("--model", type=Path, default=Path("engines/default"))
+    ap.add_argument("--records", type=int, default=400, help="stratified subset of the validation split")
+    ap.add_argument("--json", type=Path, required=True)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    import wfdb
+
+    from engines.backend_onnxruntime import onnxruntime_pipeline
+    from engines.bundle import load_bundle
+
+    bundle = load_bundle(args.model)
+    cfg = bundle.manifest["config"]
+    records = dataset.list_records(args.data)
+    labels = np.array([r.label for r in records])
+    _, val = dataset.stratified_split(labels, cfg["val_fraction"], cfg["seed"])
+    sub = val[pipeline.quick_subset(labels[val], args.records, 0)]
+    engine = onnxruntime_pipeline(bundle, "cpu")
+    raw = {}
+    for i in sub:
+        rec = wfdb.rdrecord(str(args.data / records[i].name), channels=[0], physical=True)
+        raw[i] = (np.nan_to_num(rec.p_signal[:, 0]), float(rec.fs))
+    t0 = time.time()
+    rows = {}
+    for kind, snr in CONDITIONS:
+        rng = np.random.default_rng(0)
+        probs = []
+        for i in sub:
+            x, fs = raw[i]
+            if kind is not None:
+                x = x + make_noise(kind, len(x), fs, rng) * np.sqrt(np.var(x) / 10 ** (snr / 10))
+            p = engine.run(dataset.eval_windows(dataset.preprocess_signal(x, fs)))["probs"]
+            probs.append(evaluate.aggregate_records(p, np.zeros(len(p), dtype=np.int64), 1)[0])
+        probs = np.array(probs)
+        m = evaluate.metrics(labels[sub], probs)
+        key = "clean" if kind is None else f"{kind}@{snr}dB"
+        rows[key] = {k: m[k] for k in ("auroc_af", "auroc_macro", "f1_challenge", "accuracy")}
+        rows[key]["predicted"] = class_counts(probs.argmax(1))
+        log.info("%-22s %s", key, {k: round(v, 3) for k, v in rows[key].items() if k != "predicted"})
+    report = {
+        "benchmark": "noise_robustness",
+        "machine": {"host": platform.node(), "platform": platform.platform(), "cpu": platform.processor()},
+        "backend": "onnxruntime-cpu",
+        "bundle": str(args.model),
+        "records": int(len(sub)),
+        "true": class_counts(labels[sub]),
+        "rows": rows,
+        "seconds": round(time.time() - t0, 1),
+    }
+    args.json.write_text(json.dumps(report, indent=1))
+    print(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
