@@ -71,13 +71,16 @@ def make_noise(kind: str, n: int, fs: float, rng: np.random.Generator) -> np.nda
     return e / max(e.std(), 1e-12)
 
 
+def add_noise(sig_mv: np.ndarray, fs: float, kind: str | None, snr_db: float, rng) -> np.ndarray:
+    """The lead with `kind` noise at `snr_db` relative to its own power added (a copy; kind None: as is)."""
+    if kind is None:
+        return sig_mv.copy()
+    return sig_mv + make_noise(kind, len(sig_mv), fs, rng) * np.sqrt(np.var(sig_mv) / 10 ** (snr_db / 10))
+
+
 def noisy_windows(sig_mv: np.ndarray, fs: float, kind: str | None, snr_db: float, rng) -> np.ndarray:
     """Evaluation windows (hop W, covering the end) of a record, noise added before preprocessing."""
-    x = sig_mv.copy()
-    if kind is not None:
-        power = np.var(x)
-        x = x + make_noise(kind, len(x), fs, rng) * np.sqrt(power / 10 ** (snr_db / 10))
-    y = dataset.preprocess_signal(x, fs)
+    y = dataset.preprocess_signal(add_noise(sig_mv, fs, kind, snr_db, rng), fs)
     return dataset.cut_windows(y, dataset.window_starts(len(y), dataset.WINDOW, 0, cover_end=True))
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 # before training/engines: importing ablation drops benchmarks/ from sys.path (benchmarks/engines.py would
 # shadow the engines package); it also gives the noise generator the ablation uses
-from ablation import make_noise
+from ablation import add_noise
 
 from training import dataset, evaluate, pipeline  # noqa: E402
 
@@ -58,19 +58,18 @@ def main() -> None:
     raw = {}
     for i in sub:
         rec = wfdb.rdrecord(str(args.data / records[i].name), channels=[0], physical=True)
-        raw[i] = (np.nan_to_num(rec.p_signal[:, 0]), float(rec.fs))
+        raw[records[i].name] = (np.nan_to_num(rec.p_signal[:, 0]), float(rec.fs))
+    names = [records[i].name for i in sub]
     t0 = time.time()
     rows = {}
     for kind, snr in CONDITIONS:
-        rng = np.random.default_rng(0)
-        probs = []
-        for i in sub:
-            x, fs = raw[i]
-            if kind is not None:
-                x = x + make_noise(kind, len(x), fs, rng) * np.sqrt(np.var(x) / 10 ** (snr / 10))
-            p = engine.run(dataset.eval_windows(dataset.preprocess_signal(x, fs)))["probs"]
-            probs.append(evaluate.aggregate_records(p, np.zeros(len(p), dtype=np.int64), 1)[0])
-        probs = np.array(probs)
+        rng = np.random.default_rng(0)  # one stream per condition, drawn in record order
+
+        def load(name: str, kind=kind, snr=snr, rng=rng) -> np.ndarray:
+            x, fs = raw[name]
+            return dataset.preprocess_signal(add_noise(x, fs, kind, snr, rng), fs)
+
+        probs = evaluate.score_records(lambda w: engine.run(w)["probs"], load, names, bundle.window)
         m = evaluate.metrics(labels[sub], probs)
         key = "clean" if kind is None else f"{kind}@{snr}dB"
         rows[key] = {k: m[k] for k in ("auroc_af", "auroc_macro", "f1_challenge", "accuracy")}
