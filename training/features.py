@@ -106,9 +106,9 @@ def st_stage(params: ScatteringParams, paths: int, frames: int) -> ScatteringTra
 
 
 def st_features(scattering: np.ndarray | torch.Tensor, batch: int = 4096) -> torch.Tensor:
-    """ST features (K, 2P, F) float32 of cached scattering (K, P, F)."""
+    """ST features (K, 2P, F) float32 of cached scattering (K, P, F), on the scattering's device."""
     s = torch.as_tensor(scattering, dtype=torch.float32)
-    stage = ScatteringTransformerStage(s.shape[1], s.shape[2])
+    stage = ScatteringTransformerStage(s.shape[1], s.shape[2]).to(s.device)
     with torch.no_grad():
         return torch.cat([stage(s[i : i + batch]) for i in range(0, len(s), batch)]) if len(s) else s
 

@@ -92,19 +92,29 @@ def load_data(
 
 
 def record_probs(
-    model: DaclModel, params: features.ScatteringParams, loader: Callable[[str], np.ndarray], names: list[str]
+    model: DaclModel,
+    params: features.ScatteringParams,
+    loader: Callable[[str], np.ndarray],
+    names: list[str],
+    device: str = "cpu",
 ) -> np.ndarray:
     """(R, C) record probabilities as `dacl-train evaluate` forms them, with the training modules.
 
-    Windows from dataset.eval_windows of each raw record, aggregated by their geometric mean.
+    Windows from dataset.eval_windows of each raw record, aggregated by their geometric mean; scattering
+    and model run on `device` (the model is returned to the CPU afterwards).
     """
-    scat = features.make_scattering(params).eval()
+    scat = features.make_scattering(params).eval().to(device)
+    model.to(device)
 
     def run_windows(windows: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return train.predict_windows(model, scat(torch.from_numpy(windows)).numpy())["probs"]
+            probs, _, _ = model(features.st_features(scat(torch.from_numpy(windows).to(device))))
+            return probs.cpu().numpy()
 
-    return evaluate.score_records(run_windows, loader, names, params.window)
+    try:
+        return evaluate.score_records(run_windows, loader, names, params.window)
+    finally:
+        model.cpu()
 
 
 def validation_metrics(
@@ -112,6 +122,7 @@ def validation_metrics(
     val: features.WindowSet,
     params: features.ScatteringParams,
     loader: Callable[[str], np.ndarray] | None,
+    device: str = "cpu",
 ) -> dict:
     """Record-level metrics on validation records, in `evaluate`'s window layout.
 
@@ -119,7 +130,7 @@ def validation_metrics(
     which score lower.
     """
     if loader is not None:
-        probs = record_probs(model, params, loader, val.names)
+        probs = record_probs(model, params, loader, val.names, device)
         layout = f"eval_windows (hop {dataset.EVAL_HOP}, covering the end)"
     else:
         out = train.predict_windows(model, val.scattering)
@@ -138,7 +149,7 @@ def run(data: Data, cfg: TrainConfig, progress=train._noop) -> tuple[DaclModel, 
         len(va.names),
     )
     model, hist = train.fit(tr, va, cfg, progress)
-    return model, hist, validation_metrics(model, va, params_of(cfg), data.loader)
+    return model, hist, validation_metrics(model, va, params_of(cfg), data.loader, cfg.device)
 
 
 def cross_validate(data: Data, cfg: TrainConfig, folds: int, progress=train._noop) -> dict:
@@ -151,6 +162,7 @@ def cross_validate(data: Data, cfg: TrainConfig, folds: int, progress=train._noo
         log.info("fold %d/%d: %d training records, %d held out", k + 1, folds, len(tr_idx), len(te_idx))
         fit_set, cal_set = train.split_windows(data.windows.subset(tr_idx), cfg)
         model, _ = train.fit(fit_set, cal_set, cfg, progress)
-        per_fold.append(validation_metrics(model, data.windows.subset(te_idx), params_of(cfg), data.loader))
+        test = data.windows.subset(te_idx)
+        per_fold.append(validation_metrics(model, test, params_of(cfg), data.loader, cfg.device))
         progress("folds", k + 1, folds)
     return {"folds": per_fold, "summary": evaluate.mean_metrics(per_fold)}
