@@ -32,11 +32,14 @@ def export_graph(
     program_path: Path,
     input_name: str,
     output_names: Sequence[str],
+    runtime_asserts: bool = False,
 ) -> dict[str, tuple[int, ...]]:
     """Write ``module`` as ONNX and as a torch.export program, both with a dynamic batch axis.
 
     Returns the output shapes on ``example`` (batch axis included) keyed by output name, after
-    checking that the module returns exactly ``len(output_names)`` tensors.
+    checking that the module returns exactly ``len(output_names)`` tensors. ``runtime_asserts`` keeps
+    shape guards as asserts in the program instead of proving them at export: the fallback taken when
+    this torch cannot prove them (below), exposed so that path is tested where it is not needed.
     """
     module = module.eval().to("cpu", torch.float32)
     example = example.to("cpu", torch.float32).contiguous()
@@ -56,12 +59,25 @@ def export_graph(
         # torch's exporter internals emit deprecation chatter; tests turn warnings into errors
         for category in (FutureWarning, DeprecationWarning, UserWarning):
             warnings.simplefilter("ignore", category)
-        program = torch.export.export(module, (example,), dynamic_shapes=dynamic)
+        if not runtime_asserts:
+            try:
+                program = torch.export.export(module, (example,), dynamic_shapes=dynamic)
+            except torch._dynamo.exc.UserError as err:
+                # torch 2.11 (the GPU host's) cannot prove stride guards such as min(b, 66·b) == b of the
+                # scattering graph's reshapes, which hold for every batch b >= 1; 2.13 proves them
+                log.warning("%s: torch %s could not prove the batch-axis shape guards (%s); exporting "
+                            "them as runtime asserts", type(module).__name__, torch.__version__,
+                            str(err).splitlines()[0])
+                runtime_asserts = True
+        if runtime_asserts:
+            program = torch.export.export(module, (example,), dynamic_shapes=dynamic,
+                                          prefer_deferred_runtime_asserts_over_guards=True)
         torch.export.save(program, str(program_path))
+        # the fallback hands ONNX the program it already has: a fresh capture would hit the same guards
         torch.onnx.export(
-            module, (example,), str(onnx_path), input_names=[input_name], output_names=list(output_names),
-            dynamic_shapes=dynamic, dynamo=True, external_data=False, opset_version=ONNX_OPSET,
-            optimize=True, verbose=False,
+            program if runtime_asserts else module, (example,), str(onnx_path), input_names=[input_name],
+            output_names=list(output_names), dynamic_shapes=None if runtime_asserts else dynamic, dynamo=True,
+            external_data=False, opset_version=ONNX_OPSET, optimize=True, verbose=False,
         )
     log.info("exported %s -> %s, %s", type(module).__name__, onnx_path.name, program_path.name)
     return shapes
