@@ -52,8 +52,18 @@ def main() -> None:
     data = {}  # one feature set per scattering/window layout
     for over in variants:
         cfg = TrainConfig(**{**TrainConfig().to_dict(), **over, "device": args.device})
-        cfg.Q = tuple(cfg.Q)
-        layout = (cfg.J, cfg.Q, cfg.T, cfg.hop, cfg.crop_seed)
+        cfg.Q, cfg.noise_snr_db = tuple(cfg.Q), tuple(cfg.noise_snr_db)
+        layout = (
+            cfg.J,
+            cfg.Q,
+            cfg.T,
+            cfg.hop,
+            cfg.crop_seed,
+            cfg.noise_copies,
+            cfg.noise_hop,
+            cfg.noise_snr_db,
+            cfg.noise_tilde_below_db,
+        )
         if layout not in data:
             data[layout] = pipeline.load_data(args.data, cfg, device=args.device)
         d = data[layout]
@@ -61,7 +71,7 @@ def main() -> None:
         for k in folds:
             t = time.time()
             tr_idx, te_idx = splits[k]
-            fit_set, cal_set = train.split_windows(d.windows.subset(tr_idx), cfg)
+            fit_set, cal_set = pipeline.training_sets(d, cfg, tr_idx)
             model, _ = train.fit(fit_set, cal_set, cfg)
             test = d.windows.subset(te_idx)
             m = pipeline.validation_metrics(model, test, pipeline.params_of(cfg), d.loader, cfg.device)

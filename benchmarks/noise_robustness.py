@@ -15,16 +15,17 @@ import argparse
 import json
 import logging
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-# before training/engines: importing ablation drops benchmarks/ from sys.path (benchmarks/engines.py would
-# shadow the engines package); it also gives the noise generator the ablation uses
-from ablation import add_noise
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)  # benchmarks/engines.py would shadow the engines package
 
 from training import dataset, evaluate, pipeline  # noqa: E402
+from training.noise import add_noise  # noqa: E402
 
 log = logging.getLogger("noise_robustness")
 CONDITIONS = [(None, None)] + [(k, s) for k in ("white", "electrode_motion") for s in (20, 10, 5, 0)]

@@ -41,6 +41,13 @@ class TrainConfig:
     t_max: int = 100  # largest step drawn: early steps (mild noise) worked best in the paper's later version
     n_views: int = 2  # views per window and batch (each a different random t)
     gaussian_sigma: float = 0.3  # σ of the Gaussian-noise ablation's views
+    # noise augmentation: one noisy copy of each training record (white, baseline wander or electrode-motion
+    # noise of benchmarks/noise_robustness.py added to the raw lead before preprocessing), windows at
+    # noise_hop, never in calibration or validation. Copies below noise_tilde_below_db are labelled noisy (~)
+    noise_copies: bool = False
+    noise_hop: int = 2048  # a quarter of the clean windows at hop 512
+    noise_snr_db: tuple[float, float] = (-6.0, 20.0)  # SNR drawn uniformly per copy
+    noise_tilde_below_db: float = -3.0
     # encoder + SupCon
     enc_width: int = 32  # U-Net channels at L (doubled at L/2, L/4); 64 was 10x slower per step on CPU
     embed_dim: int = 64  # embedding size D
@@ -92,10 +99,12 @@ class TrainConfig:
         cfg = asdict(base or cls())
         cfg.update(data)
         cfg["Q"] = tuple(cfg["Q"])
+        cfg["noise_snr_db"] = tuple(cfg["noise_snr_db"])
         return cls(**cfg)
 
     def to_dict(self) -> dict:
         """JSON-ready form, for the manifest."""
         d = asdict(self)
         d["Q"] = list(self.Q)
+        d["noise_snr_db"] = list(self.noise_snr_db)
         return d

@@ -143,8 +143,8 @@ def normalize_window(w: np.ndarray) -> np.ndarray:
     return np.asarray(core_preprocess.normalize_window(w), dtype=np.float32)
 
 
-def load_record(data_dir: Path, name: str, lead: int = 0) -> np.ndarray:
-    """Read one WFDB record's lead in mV and preprocess it to the model rate."""
+def read_lead(data_dir: Path, name: str, lead: int = 0) -> tuple[np.ndarray, float]:
+    """One WFDB record's lead in mV (NaNs as 0) and its sampling rate."""
     import wfdb
 
     path = Path(data_dir) / name
@@ -155,8 +155,12 @@ def load_record(data_dir: Path, name: str, lead: int = 0) -> np.ndarray:
     units = (rec.units or ["mV"])[0]
     if units and units.lower() in ("uv", "µv"):
         sig = sig / 1000.0
-    sig = np.nan_to_num(sig)
-    return preprocess_signal(sig, float(rec.fs))
+    return np.nan_to_num(sig), float(rec.fs)
+
+
+def load_record(data_dir: Path, name: str, lead: int = 0) -> np.ndarray:
+    """Read one WFDB record's lead in mV and preprocess it to the model rate."""
+    return preprocess_signal(*read_lead(data_dir, name, lead))
 
 
 def window_starts(

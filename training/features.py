@@ -73,6 +73,15 @@ class WindowSet:
             self.labels[record_idx],
         )
 
+    def extended(self, other: WindowSet) -> WindowSet:
+        """A new set: these windows and records followed by `other`'s (its record indices shifted)."""
+        return WindowSet(
+            np.concatenate([self.scattering, other.scattering]),
+            np.concatenate([self.record, other.record + len(self.names)]),
+            self.names + other.names,
+            np.concatenate([self.labels, other.labels]),
+        )
+
 
 def make_scattering(params: ScatteringParams) -> torch.nn.Module:
     """Window (B, W) → scattering (B, P, F): engines.scattering when available, else kymatio (reference)."""
@@ -109,8 +118,12 @@ def st_features(scattering: np.ndarray | torch.Tensor, batch: int = 4096) -> tor
     """ST features (K, 2P, F) float32 of cached scattering (K, P, F), on the scattering's device."""
     s = torch.as_tensor(scattering, dtype=torch.float32)
     stage = ScatteringTransformerStage(s.shape[1], s.shape[2]).to(s.device)
+    # filled in place: a cat of the chunks would hold the run's largest array twice at its peak
+    out = torch.empty((len(s), 2 * s.shape[1], s.shape[2]), dtype=torch.float32, device=s.device)
     with torch.no_grad():
-        return torch.cat([stage(s[i : i + batch]) for i in range(0, len(s), batch)]) if len(s) else s
+        for i in range(0, len(s), batch):
+            out[i : i + batch] = stage(s[i : i + batch])
+    return out
 
 
 def cache_dir() -> Path:

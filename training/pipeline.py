@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training import dataset, evaluate, features, train
+from training import dataset, evaluate, features, noise, train
 from training.config import TrainConfig
 from training.export import DaclModel
 
@@ -29,6 +29,7 @@ class Data:
     data_hash: str
     source: str  # "wfdb", "pack" or "features-cache"
     loader: Callable[[str], np.ndarray] | None = None  # record name → preprocessed signal, when available
+    noisy: features.WindowSet | None = None  # one noisy copy per record (cfg.noise_copies), same order
 
 
 def params_of(cfg: TrainConfig) -> features.ScatteringParams:
@@ -68,11 +69,13 @@ def load_data(
 
         packed = PackedRecords(data)
         records, loader, digest, source = packed.records, packed.load, packed.data_hash, "pack"
+        raw = packed.signal
     else:
         records = dataset.list_records(data)
         if any(r.label < 0 for r in records):
             raise ValueError(f"{data}: training needs a label CSV ({' or '.join(dataset.LABEL_FILES)})")
         loader, digest, source = (lambda name: dataset.load_record(data, name)), None, "wfdb"
+        raw = lambda name: dataset.read_lead(data, name)  # noqa: E731
     keep = quick_subset(np.array([r.label for r in records]), cfg.max_records, cfg.seed)
     records = [records[i] for i in keep]
     if digest is not None and len(keep) != len(packed.records):
@@ -88,7 +91,74 @@ def load_data(
         digest=digest,
         device=device,
     )
-    return Data(ws, digest, source, loader)
+    noisy = noisy_copies(data, records, cfg, raw, digest, progress, device) if cfg.noise_copies else None
+    return Data(ws, digest, source, loader, noisy)
+
+
+def noise_plan(n: int, cfg: TrainConfig) -> tuple[list[str], np.ndarray]:
+    """Noise kind and SNR (dB) of each record's noisy copy, drawn from the seed."""
+    rng = np.random.default_rng([cfg.seed, 7])
+    kinds = [noise.KINDS[k] for k in rng.integers(0, len(noise.KINDS), n)]
+    return kinds, rng.uniform(cfg.noise_snr_db[0], cfg.noise_snr_db[1], n)
+
+
+def noisy_copies(
+    data: Path,
+    records: list[dataset.LabelledRecord],
+    cfg: TrainConfig,
+    raw: Callable[[str], tuple[np.ndarray, float]],
+    digest: str,
+    progress=None,
+    device: str = "cpu",
+) -> features.WindowSet:
+    """Windows (at cfg.noise_hop) of one noisy copy of every record, in record order, cached like the clean.
+
+    Noise goes onto the raw lead before preprocessing, as in benchmarks/noise_robustness.py; a copy below
+    cfg.noise_tilde_below_db is labelled noisy (~), the others keep their record's label.
+    """
+    kinds, snrs = noise_plan(len(records), cfg)
+    tilde = dataset.CLASSES.index("~")
+    plan = {r.name: (i, kinds[i], float(snrs[i])) for i, r in enumerate(records)}
+    copies = [
+        dataset.LabelledRecord(r.name, tilde if snrs[i] < cfg.noise_tilde_below_db else r.label)
+        for i, r in enumerate(records)
+    ]
+
+    def load(name: str) -> np.ndarray:
+        i, kind, snr = plan[name]
+        x, fs = raw(name)
+        return dataset.preprocess_signal(
+            noise.add_noise(x, fs, kind, snr, np.random.default_rng([cfg.seed, i])), fs
+        )
+
+    tag = [cfg.seed, list(cfg.noise_snr_db), cfg.noise_tilde_below_db, noise.KINDS]
+    ws, _ = features.load_or_compute(
+        data,
+        copies,
+        params_of(cfg),
+        cfg.noise_hop,
+        cfg.crop_seed + 1,
+        progress=progress,
+        loader=load,
+        digest=f"{digest}:noisy{tag}",
+        device=device,
+    )
+    return ws
+
+
+def training_sets(
+    d: Data, cfg: TrainConfig, record_idx: np.ndarray | None = None
+) -> tuple[features.WindowSet, features.WindowSet]:
+    """(fit, calibration) windows of some records (default all), split as train.split_windows does.
+
+    The fit set gets the noisy copies of its records when there are any; calibration stays clean.
+    """
+    sub = d.windows if record_idx is None else d.windows.subset(record_idx)
+    fit_idx, cal_idx = dataset.stratified_split(sub.labels, cfg.val_fraction, cfg.seed)
+    fit, cal = sub.subset(fit_idx), sub.subset(cal_idx)
+    if d.noisy is not None:
+        fit = fit.extended(d.noisy.subset(fit_idx if record_idx is None else np.asarray(record_idx)[fit_idx]))
+    return fit, cal
 
 
 def record_probs(
@@ -141,7 +211,7 @@ def validation_metrics(
 
 def run(data: Data, cfg: TrainConfig, progress=train._noop) -> tuple[DaclModel, dict, dict]:
     """Split, fit and validate: (model, history, validation metrics)."""
-    tr, va = train.split_windows(data.windows, cfg)
+    tr, va = training_sets(data, cfg)
     log.info(
         "training on %d windows of %d records, validating on %d records",
         len(tr.record),
@@ -160,7 +230,7 @@ def cross_validate(data: Data, cfg: TrainConfig, folds: int, progress=train._noo
     per_fold = []
     for k, (tr_idx, te_idx) in enumerate(dataset.stratified_folds(data.windows.labels, folds, cfg.seed)):
         log.info("fold %d/%d: %d training records, %d held out", k + 1, folds, len(tr_idx), len(te_idx))
-        fit_set, cal_set = train.split_windows(data.windows.subset(tr_idx), cfg)
+        fit_set, cal_set = training_sets(data, cfg, tr_idx)
         model, _ = train.fit(fit_set, cal_set, cfg, progress)
         test = data.windows.subset(te_idx)
         per_fold.append(validation_metrics(model, test, params_of(cfg), data.loader, cfg.device))
