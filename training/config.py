@@ -44,8 +44,11 @@ class TrainConfig:
     gaussian_sigma: float = 0.3  # σ of the Gaussian-noise ablation's views
     # noise augmentation: one noisy copy of each training record (white, baseline wander or electrode-motion
     # noise of benchmarks/noise_robustness.py added to the raw lead before preprocessing), windows at
-    # noise_hop, never in calibration or validation. Copies below noise_tilde_below_db are labelled noisy (~)
-    noise_copies: bool = False
+    # noise_hop, never in calibration or validation. Copies below noise_tilde_below_db are labelled noisy (~).
+    # Without it the model called white noise at 5 dB "AF" (hop 1024) or "Other" (hop 512) on nearly every
+    # record; with it, 400 validation records under white noise at 5 dB: AF AUROC 0.896 (was 0.608), F1
+    # 0.610 (0.168). Clean CV folds 0-1: AF +0.004 / +0.001, macro +0.006 / -0.002, F1 +0.001 / -0.002
+    noise_copies: bool = True
     noise_hop: int = 2048  # a quarter of the clean windows at hop 512
     noise_snr_db: tuple[float, float] = (-6.0, 20.0)  # SNR drawn uniformly per copy
     noise_tilde_below_db: float = -3.0

@@ -63,7 +63,17 @@ def load_data(
             digest = dataset.data_hash(data, records)
         keep = quick_subset(ws.labels, cfg.max_records, cfg.seed)
         loader = (lambda name: dataset.load_record(data, name)) if data.is_dir() else None
-        return Data(ws.subset(keep) if len(keep) < len(ws.labels) else ws, digest, "features-cache", loader)
+        noisy = None
+        if cfg.noise_copies and data.is_dir():
+            raw = lambda name: dataset.read_lead(data, name)  # noqa: E731
+            noisy = noisy_copies(data, [records[i] for i in keep], cfg, raw, digest, progress, device)
+        elif cfg.noise_copies:
+            log.warning(
+                "noise_copies: a features cache without its WFDB folder (--data) has no raw leads to "
+                "add noise to; training without noisy copies"
+            )
+        ws = ws.subset(keep) if len(keep) < len(ws.labels) else ws
+        return Data(ws, digest, "features-cache", loader, noisy)
     if data.is_file():
         from training.pack import PackedRecords
 
