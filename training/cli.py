@@ -96,8 +96,9 @@ def run(
         model, hist, val = pipeline.run(d, cfg, fit_progress)
     t_train = time.time() - t0 - t_feat
     params = pipeline.params_of(cfg)
-    tr, va = pipeline.train.split_windows(d.windows, cfg)
-    demo = _demo_windows(data, va) if Path(data).exists() else None
+    # validation record names only: split_windows would copy every window's scattering again
+    _, va_idx = dataset.stratified_split(d.windows.labels, cfg.val_fraction, cfg.seed)
+    demo = _demo_windows(data, [d.windows.names[i] for i in va_idx]) if Path(data).exists() else None
     export.write_model_bundle(
         out,
         model,
@@ -124,7 +125,7 @@ def run(
             }
         },
     )
-    console.print(_metrics_table(f"validation ({len(va.names)} records)", val))
+    console.print(_metrics_table(f"validation ({len(va_idx)} records)", val))
     console.print(
         f"bundle written to {out} in {time.time() - t0:.0f} s "
         f"(features {t_feat:.0f} s, training {t_train:.0f} s)"
@@ -175,7 +176,7 @@ def cv(
         json_out.write_text(json.dumps(result, indent=1))
 
 
-def _demo_windows(data: Path, val) -> np.ndarray | None:
+def _demo_windows(data: Path, val_names: list[str]) -> np.ndarray | None:
     """A few real normalised windows of validation records, shipped for engine verification."""
     try:
         if Path(data).is_file():
@@ -189,7 +190,7 @@ def _demo_windows(data: Path, val) -> np.ndarray | None:
 
         wins = [
             dataset.cut_windows(x, dataset.window_starts(len(x), dataset.WINDOW)[:1])
-            for x in (load(n) for n in val.names[:8])
+            for x in (load(n) for n in val_names[:8])
         ]
         return np.concatenate(wins)
     except (OSError, ValueError) as err:  # demo windows are a convenience; a bundle is valid without them
