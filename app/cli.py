@@ -15,7 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dacl-monitor",
         description="Real-time ECG monitor (DACL). With no RECORD it replays the shipped demo record.",
-        epilog="Headless mode: dacl-monitor --headless --help")
+        epilog="Whole-record analysis: dacl-monitor analyze --help. "
+               "Headless mode: dacl-monitor --headless --help")
     p.add_argument("record", nargs="?", help="WFDB record path (…/100 or …/100.hea), physionet:db/rec, "
                    "or a folder of records (cycled over the beds)")
     p.add_argument("--model", help="model bundle folder (default: the shipped engines/default)")
@@ -105,6 +106,10 @@ def launch(args: argparse.Namespace):
 def main(argv: list[str] | None = None) -> int:
     """Run the monitor; return the exit status (0 ok, 1 screenshot failed, 2 bad arguments or model)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["analyze"]:
+        from app.analyze import main as analyze_main
+
+        return analyze_main(argv)
     if "--headless" in argv:
         from app.headless import main as headless_main
 

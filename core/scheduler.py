@@ -29,7 +29,10 @@ scattering → encoder and the heart-rate detector (on the model's device) on th
 one WindowResult per window.
 
 Back-pressure. When a stream's pending queue is full, its OLDEST pending window is dropped and counted
-(StreamStatus.dropped_windows, at most once a second per stream); samples are never dropped.
+(StreamStatus.dropped_windows, at most once a second per stream); samples are never dropped. With
+`SchedulerConfig(backpressure="block")` (whole-record analysis) nothing is dropped: a stream whose queue
+is full is simply not read until inference has caught up, so a flat-out replay runs exactly as fast as
+the engine allows. `idle()` tells when every queued window has been published.
 
 Errors. A source, preprocessing or inference error puts the affected streams in the "fault" state with
 the error message (published as StreamStatus); the others go on. With `strict=True` (tests) the first
@@ -104,6 +107,7 @@ class SchedulerConfig:
     heart_rate: bool = True  # compute heart rate per window (batched R-peak detector)
     heart_rate_device: str = "auto"  # "cpu", "cuda", or "auto": the model's device (InferenceModel.device)
     latency_history: int = 2000  # results kept for the running latency / windows-per-second statistics
+    backpressure: str = "drop"  # "drop": live, drop a full queue's oldest window; "block": stop reading it
 
     def __post_init__(self) -> None:
         for name in ("window", "hop", "max_batch", "pending_per_stream"):
@@ -114,6 +118,8 @@ class SchedulerConfig:
                 f"ring_seconds={self.ring_seconds!r} holds fewer samples than one window ({self.window}); "
                 f"use at least {self.window / self.fs:.2f} s."
             )
+        if self.backpressure not in ("drop", "block"):
+            raise ValueError(f"backpressure must be 'drop' or 'block'; {self.backpressure!r} is invalid.")
         if self.max_wait_ms < 0 or self.poll_interval_ms <= 0:
             raise ValueError(
                 f"max_wait_ms must be >= 0 and poll_interval_ms > 0; got {self.max_wait_ms!r}, "
@@ -264,6 +270,7 @@ class Scheduler:
         self._cond = threading.Condition()  # guards every _Stream.pending, _ready and _n_pending
         self._ready: OrderedDict[int, None] = OrderedDict()  # streams with pending windows, round-robin
         self._n_pending = 0
+        self._in_flight = 0  # windows taken by the worker and not yet published
         self._subscribers: tuple[Callable[[WindowResult], object], ...] = ()
         self._status_subscribers: tuple[Callable[[StreamStatus], object], ...] = ()
         self._recent: deque[tuple[float, float]] = deque(maxlen=self.config.latency_history)  # (done, ms)
@@ -415,6 +422,11 @@ class Scheduler:
         """Windows waiting for inference, all streams."""
         return self._n_pending
 
+    def idle(self) -> bool:
+        """True when no window is queued or being inferred (every window cut so far is published)."""
+        with self._cond:
+            return self._n_pending == 0 and self._in_flight == 0
+
     def stats(self) -> SchedulerStats:
         """Totals and the latency / throughput of the recent results."""
         with self._recent_lock:
@@ -456,6 +468,8 @@ class Scheduler:
                 stream.connecting = True  # connect off this thread: an LSL resolve may take seconds
                 threading.Thread(target=self._connect, args=(stream,), daemon=True).start()
             return
+        if self.config.backpressure == "block" and len(stream.pending) >= self.config.pending_per_stream:
+            return  # inference is behind: leave the samples in the source until it catches up
         try:
             chunk, now = stream.read()
             if chunk is None:
@@ -487,13 +501,13 @@ class Scheduler:
 
     def _enqueue(self, stream: _Stream, windows: list[PendingWindow], now: float) -> None:
         """Append windows to the stream's bounded queue, dropping its oldest when full."""
-        limit = self.config.pending_per_stream
+        limit = self.config.pending_per_stream if self.config.backpressure == "drop" else None
         dropped = 0
         with self._cond:
             if stream.info.stream_id not in self._streams:
                 return  # removed meanwhile
             for w in windows:
-                if len(stream.pending) >= limit:
+                if limit is not None and len(stream.pending) >= limit:
                     stream.pending.popleft()
                     self._n_pending -= 1
                     dropped += 1
@@ -541,9 +555,17 @@ class Scheduler:
                 self._n_pending -= 1
                 if pending:
                     self._ready[sid] = None  # back of the line: fair across streams
+            self._in_flight = len(batch)
             return batch
 
     def _run_batch(self, batch: list[PendingWindow]) -> None:
+        try:
+            self._infer_and_publish(batch)
+        finally:
+            with self._cond:
+                self._in_flight = 0
+
+    def _infer_and_publish(self, batch: list[PendingWindow]) -> None:
         windows = np.stack([w.samples for w in batch])  # (B, W) band-passed mV
         try:
             probs, embedding, trajectory = self.model.infer(normalize_window(windows))

@@ -1,0 +1,154 @@
+"""`dacl-monitor analyze RECORD|DIR --out DIR`: every window of whole recordings, annotations and a report.
+
+For each record: `<record>.<ext>` WFDB rhythm annotations (at the record's own sample numbers),
+`<record>_windows.csv` (per-window time, class probabilities, heart rate), `<record>_summary.json` (AF
+burden, episodes, heart-rate statistics, signal quality, speed) and `<record>_report.png`; plus
+`analysis.json` listing every record analysed or skipped. An unreadable record is reported with the
+reason and skipped. Exit status: 0 when at least one record was analysed, 1 when none could be, 2 for
+bad arguments or an unusable model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "engines" / "default"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The analyze command line."""
+    p = argparse.ArgumentParser(prog="dacl-monitor analyze",
+                                description="Analyse every window of whole WFDB records (no replay clock, "
+                                            "nothing dropped): rhythm annotations, per-window table, summary "
+                                            "and a one-page PNG report per record.")
+    p.add_argument("analyze", choices=["analyze"], help=argparse.SUPPRESS)
+    p.add_argument("records", help="a WFDB record (…/201 or …/201.hea) or a folder (its RECORDS, else *.hea)")
+    p.add_argument("--out", required=True, help="output folder (created if missing)")
+    p.add_argument("--model", default=str(DEFAULT_MODEL),
+                   help="model bundle folder (default: the shipped one)")
+    p.add_argument("--engine", default="auto", help="inference backend (default auto: best available)")
+    p.add_argument("--lead", help="lead name or index (default II / MLII / ECG, else the first)")
+    p.add_argument("--ext", default="dacl", help="annotation file extension (default: dacl → 201.dacl)")
+    p.add_argument("--max-batch", type=int, default=64, help="windows per inference call at most")
+    p.add_argument("--no-report", action="store_true", help="skip the PNG reports (faster on many records)")
+    p.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                   help="print the run's JSON to stdout, or write it to FILE")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    return p
+
+
+def analyze_paths(
+    records: str | Path,
+    out: str | Path,
+    model,  # core.scheduler_model.PipelineModel (or any InferenceModel with fs/window/hop)
+    *,
+    lead: str | int | None = None,
+    extension: str = "dacl",
+    max_batch: int = 64,
+    report: bool = True,
+    on_record: Callable[[str, int, int], None] | None = None,
+    on_windows: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Analyse each record named by `records` into `out`; return the run's JSON (summaries and skips).
+
+    `on_record(name, index, total)` is called before each record and `on_windows(done, expected)` during
+    it, for progress bars. A record that cannot be read or analysed is logged and listed as skipped.
+    """
+    from core.analyze import AnalysisError, analysis_config, analyze_record, write_outputs
+    from core.events import EventLog
+    from core.headless import list_records, machine
+    from core.records import RecordError, open_record
+
+    paths = list_records(records)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = analysis_config(model, max_batch)
+    analysed: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    for i, path in enumerate(paths):
+        if on_record is not None:
+            on_record(path.name, i, len(paths))
+        try:
+            record = open_record(path, lead)
+            analysis = analyze_record(record, model, config=config, events=EventLog(), progress=on_windows)
+        except (RecordError, AnalysisError, OSError, ValueError) as exc:
+            log.warning("skipping record %s: %s", path, exc)
+            skipped.append({"record": str(path), "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        extra = {}
+        if report:
+            from app.report import write_report
+
+            extra["report"] = write_report(analysis, out / f"{record.name}_report.png")
+        files = write_outputs(analysis, out, extension, extra)
+        analysed.append(json.loads(files["summary"].read_text()))
+    run = {"records": analysed, "skipped": skipped, "annotation_extension": extension,
+           "backend": model.backend, "machine": machine()}
+    (out / "analysis.json").write_text(json.dumps(run, indent=1) + "\n")
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `dacl-monitor analyze`; return the exit status (0 ok, 1 nothing analysed, 2 bad input)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from core.scheduler_model import load_model
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console = Console(stderr=True)
+    lead = int(args.lead) if args.lead and args.lead.lstrip("-").isdigit() else args.lead
+    try:
+        if args.max_batch < 1:
+            raise ValueError(f"--max-batch must be a positive integer; {args.max_batch} is invalid")
+        model = load_model(args.model, args.engine)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        console.print(f"[red]error:[/red] cannot load the model {args.model}: {exc}")
+        return 2
+    console.print(f"model {args.model}: {model.selection}")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as bar:
+            rec_task = bar.add_task("records", total=None)
+            win_task = bar.add_task("windows", total=None)
+
+            def on_record(name: str, i: int, total: int) -> None:
+                bar.update(rec_task, completed=i, total=total, description=f"records ({name})")
+                bar.reset(win_task)
+
+            run = analyze_paths(args.records, args.out, model, lead=lead, extension=args.ext,
+                                max_batch=args.max_batch, report=not args.no_report, on_record=on_record,
+                                on_windows=lambda d, n: bar.update(win_task, completed=d, total=n))
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    finally:
+        model.close()
+    for s in run["records"]:
+        console.print(f"{s['record']}: {s['windows']} windows, {s['dropped']} dropped, "
+                      f"{len(s['af_episodes'])} AF episode(s), AF burden {100 * s['af_burden']:.1f} %, "
+                      f"{s['x_real_time']:.0f}× real time")
+    for s in run["skipped"]:
+        console.print(f"[yellow]skipped[/yellow] {s['record']}: {s['error']}")
+    console.print(f"{len(run['records'])} analysed, {len(run['skipped'])} skipped → {args.out}")
+    if args.json:
+        text = json.dumps(run, indent=1) + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.json).write_text(text)
+    return 0 if run["records"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

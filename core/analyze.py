@@ -1,0 +1,306 @@
+"""Whole-record analysis: every window of a recording through the live path, as fast as the engine allows.
+
+`analyze_record` replays a record flat out (no replay clock) through the same Scheduler the monitor uses
+(preprocessing, ring, windowing at the monitor's hop, batched engines, heart rate) with back-pressure
+instead of dropping, feeds the results to the monitor's EventLog (the live AF episode detector) and
+returns a `RecordAnalysis`: per-window times, class probabilities and heart rate, the AF episodes, and
+the counts that prove nothing was lost. `write_outputs` turns it into the files `dacl-monitor analyze`
+writes: WFDB rhythm annotations at the record's own sample numbers, a per-window CSV and a JSON summary.
+
+Times. A window is stamped with its end (model-rate index one past its last sample, as live). An
+episode's onset and offset are placed at the centre of the first window of the run that confirmed the
+change (the detector's `sample` minus W/2): a window is called AF once about half of it is AF, so its
+centre, not its end, is the best estimate of when the rhythm changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.events import EventLog, RhythmEvent, write_rhythm_annotations
+from core.records import EcgRecord
+from core.results import CLASS_CODES, WindowResult
+from core.scheduler import InferenceModel, Scheduler, SchedulerConfig
+from core.sources import WfdbReplaySource
+
+log = logging.getLogger(__name__)
+
+AF = "A"
+
+
+class AnalysisError(RuntimeError):
+    """A record could not be analysed to its end (its source or the engine failed)."""
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One detected rhythm episode, in the record's own sample numbers and in seconds."""
+
+    rhythm: str
+    onset_sample: int
+    offset_sample: int  # one past the last sample (the record's end for an episode still running)
+    fs: float
+
+    @property
+    def onset_s(self) -> float:
+        """Onset time from the record's start, s."""
+        return self.onset_sample / self.fs
+
+    @property
+    def offset_s(self) -> float:
+        """Offset time from the record's start, s."""
+        return self.offset_sample / self.fs
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the episode, s."""
+        return (self.offset_sample - self.onset_sample) / self.fs
+
+
+@dataclass
+class RecordAnalysis:
+    """Everything one analysis of one record produced."""
+
+    record: EcgRecord = field(repr=False)
+    model_fs: float
+    window: int
+    hop: int
+    end_index: np.ndarray  # (n,) model-rate end index of each window, ascending
+    probs: np.ndarray  # (n, 4) class probabilities in CLASS_CODES order
+    heart_rate: np.ndarray  # (n,) bpm, nan where no beats were found
+    trajectory: np.ndarray  # (n, 2) point in the bundle's 2-D projection
+    flags: list[frozenset[str]]  # input-quality flags per window
+    events: list[RhythmEvent]
+    expected_windows: int  # windows the record holds at this window and hop
+    dropped: int  # windows the scheduler dropped (0 by construction with back-pressure)
+    wall_s: float
+    backend: str
+
+    def to_record_sample(self, model_index: np.ndarray | int) -> np.ndarray:
+        """Model-rate sample indices → the record's own sample numbers (same instant, rounded)."""
+        idx = np.asarray(model_index, dtype=np.float64)
+        return np.rint(idx * self.record.fs / self.model_fs).astype(np.int64)
+
+    @property
+    def end_sample(self) -> np.ndarray:
+        """Each window's end in the record's own sample numbers."""
+        return self.to_record_sample(self.end_index)
+
+    def episodes(self, rhythm: str = AF) -> list[Episode]:
+        """Detected episodes of `rhythm`, onset and offset at the centre of their confirming windows."""
+        half = self.window // 2
+        end = self.record.n_samples
+        out, onset = [], None
+        for event in self.events:
+            if event.rhythm != rhythm:
+                continue
+            at = int(self.to_record_sample(max(0, event.sample - half)))
+            if event.kind == "start":
+                onset = at
+            elif onset is not None:
+                out.append(Episode(rhythm, onset, max(at, onset), self.record.fs))
+                onset = None
+        if onset is not None:
+            out.append(Episode(rhythm, onset, end, self.record.fs))
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """AF burden, episodes, heart-rate statistics, signal quality, and how the analysis ran."""
+        rec = self.record
+        hop_s = self.hop / self.model_fs
+        analysed_s = (len(self.end_index) - 1) * hop_s + self.window / self.model_fs if len(self) else 0.0
+        episodes = self.episodes(AF)
+        af_s = sum(e.duration_s for e in episodes)
+        hr = self.heart_rate[np.isfinite(self.heart_rate)]
+        calls = np.argmax(self.probs, axis=1) if len(self) else np.empty(0, dtype=int)
+        flag_names = sorted({f for fl in self.flags for f in fl})
+        return {
+            "record": rec.name,
+            "path": rec.path,
+            "fs": rec.fs,
+            "lead": rec.lead,
+            "samples": rec.n_samples,
+            "duration_s": rec.duration_s,
+            "analysed_s": analysed_s,
+            "windows": len(self),
+            "expected_windows": self.expected_windows,
+            "dropped": self.dropped,
+            "window_s": self.window / self.model_fs,
+            "hop_s": hop_s,
+            "af_burden": af_s / rec.duration_s if rec.duration_s > 0 else 0.0,
+            "af_time_s": af_s,
+            "af_episodes": [{"onset_s": e.onset_s, "offset_s": e.offset_s, "duration_s": e.duration_s,
+                             "onset_sample": e.onset_sample, "offset_sample": e.offset_sample}
+                            for e in episodes],
+            "heart_rate_bpm": _stats(hr),
+            "signal_quality": {
+                "windows_with_beats": int(hr.size),
+                "called_noisy_s": float(np.sum(calls == CLASS_CODES.index("~")) * hop_s),
+                "flagged_s": {name: float(sum(name in fl for fl in self.flags) * hop_s)
+                              for name in flag_names},
+            },
+            "time_in_class_s": {c: float(np.sum(calls == i) * hop_s) for i, c in enumerate(CLASS_CODES)},
+            "wall_s": self.wall_s,
+            "x_real_time": rec.duration_s / self.wall_s if self.wall_s > 0 else math.inf,
+            "backend": self.backend,
+        }
+
+    def __len__(self) -> int:
+        return int(self.end_index.size)
+
+
+def _stats(x: np.ndarray) -> dict[str, float | None]:
+    if x.size == 0:
+        return {"mean": None, "median": None, "min": None, "max": None, "p5": None, "p95": None}
+    p5, p50, p95 = np.percentile(x, [5, 50, 95])
+    return {"mean": float(x.mean()), "median": float(p50), "min": float(x.min()), "max": float(x.max()),
+            "p5": float(p5), "p95": float(p95)}
+
+
+def expected_windows(n_samples: int, fs: float, model_fs: float, window: int, hop: int) -> int:
+    """Windows the live path cuts from a whole record: those whose end the resampler has produced.
+
+    The streaming resampler holds back the outputs that need input past the record's end (half its
+    filter), exactly as live, so the count comes from running the same Preprocessor's arithmetic.
+    """
+    from core.preprocess import PolyphaseResampler
+
+    res = PolyphaseResampler(fs, model_fs)
+    if res.identity:
+        produced = n_samples
+    else:
+        produced = max(0, -(-n_samples * res.up // res.down) - res.skip)
+    return 0 if produced < window else (produced - window) // hop + 1
+
+
+class _Collector:
+    """Scheduler subscriber keeping each window's outputs (one stream; the worker thread appends)."""
+
+    def __init__(self) -> None:
+        self.results: list[WindowResult] = []
+
+    def __call__(self, result: WindowResult) -> None:
+        self.results.append(result)
+
+
+def analysis_config(model: InferenceModel, max_batch: int = 64) -> SchedulerConfig:
+    """The scheduler settings for whole-record analysis: the model's contract, back-pressure, big reads."""
+    return SchedulerConfig(fs=model.fs, window=model.window, hop=model.hop, max_batch=max_batch,
+                           max_wait_ms=2.0, pending_per_stream=4 * max_batch, backpressure="block",
+                           poll_interval_ms=5.0, max_reads_per_tick=16)
+
+
+def analyze_record(
+    record: EcgRecord,
+    model: InferenceModel,
+    *,
+    config: SchedulerConfig | None = None,
+    events: EventLog | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RecordAnalysis:
+    """Analyse every window of `record` through the live path with back-pressure; return the analysis.
+
+    `events` is the episode detector (default: the monitor's EventLog settings). `progress(done,
+    expected)` is called about twenty times a second. Raises AnalysisError when the source, the
+    preprocessing or the engine fails before the record's end.
+    """
+    config = config or analysis_config(model)
+    if config.backpressure != "block":
+        raise ValueError("analyze_record needs a SchedulerConfig with backpressure='block' (nothing dropped)")
+    events = events or EventLog()
+    expected = expected_windows(record.n_samples, record.fs, config.fs, config.window, config.hop)
+    scheduler = Scheduler(model, config)
+    collector = _Collector()
+    scheduler.subscribe(collector)
+    scheduler.subscribe(events)
+    source = WfdbReplaySource(record, speed=None, loop=False, chunk=max(1, round(record.fs)))
+    sid = scheduler.add_stream(source, name=record.name)
+    t0 = time.monotonic()
+    scheduler.start()
+    try:
+        while True:
+            info = scheduler.stream(sid)
+            if info.state == "fault":
+                raise AnalysisError(f"record {record.path}: {info.message}")
+            if info.state == "ended" and scheduler.idle():
+                break
+            if progress is not None:
+                progress(len(collector.results), expected)
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+    wall = time.monotonic() - t0
+    if progress is not None:
+        progress(len(collector.results), expected)
+    results = sorted(collector.results, key=lambda r: r.end_index)
+    stats = scheduler.stats()
+    return RecordAnalysis(
+        record=record,
+        model_fs=config.fs,
+        window=config.window,
+        hop=config.hop,
+        end_index=np.array([r.end_index for r in results], dtype=np.int64),
+        probs=np.array([r.probs for r in results], dtype=np.float64).reshape(-1, len(CLASS_CODES)),
+        heart_rate=np.array([r.heart_rate for r in results], dtype=np.float64),
+        trajectory=np.array([r.trajectory for r in results], dtype=np.float64).reshape(-1, 2),
+        flags=[r.flags for r in results],
+        events=events.stream_events(sid),
+        expected_windows=expected,
+        dropped=stats.dropped,
+        wall_s=wall,
+        backend=model.backend,
+    )
+
+
+def write_outputs(analysis: RecordAnalysis, out_dir: str | Path, extension: str = "dacl",
+                  extra_files: dict[str, Path] | None = None) -> dict[str, Path]:
+    """Write `<record>.<extension>` (rhythm annotations), `<record>_windows.csv` and `<record>_summary.json`.
+
+    The annotations are '+' with aux notes '(AFIB' at each AF episode's onset and '(N' at its offset and
+    at the first analysed sample, at the record's own rate and sample numbers, so `wfdb.rdann(record,
+    extension)` and WFDB viewers line them up with the record.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = analysis.record.name
+    paths = {"annotations": _write_annotations(analysis, out, extension)}
+    paths["windows"] = out / f"{name}_windows.csv"
+    with paths["windows"].open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["end_sample", "end_s", *(f"p_{c}" for c in CLASS_CODES), "heart_rate_bpm",
+                         "trajectory_x", "trajectory_y", "flags"])
+        for i, end in enumerate(analysis.end_sample):
+            writer.writerow([int(end), f"{end / analysis.record.fs:.4f}",
+                             *(f"{p:.6f}" for p in analysis.probs[i]), f"{analysis.heart_rate[i]:.2f}",
+                             f"{analysis.trajectory[i, 0]:.6f}", f"{analysis.trajectory[i, 1]:.6f}",
+                             "|".join(sorted(analysis.flags[i]))])
+    paths.update(extra_files or {})
+    paths["summary"] = out / f"{name}_summary.json"
+    summary = analysis.summary()
+    summary["files"] = {k: str(v.name) for k, v in paths.items()}
+    paths["summary"].write_text(json.dumps(summary, indent=1) + "\n")
+    return paths
+
+
+def _write_annotations(analysis: RecordAnalysis, out: Path, extension: str) -> Path:
+    """Episodes as RhythmEvents at record sample numbers, written by the monitor's annotation writer."""
+    fs = analysis.record.fs
+    events = []
+    for ep in analysis.episodes(AF):
+        events.append(RhythmEvent(0, "start", AF, ep.onset_sample, ep.onset_sample, math.nan, 0.0))
+        if ep.offset_sample < analysis.record.n_samples:
+            events.append(RhythmEvent(0, "end", AF, ep.offset_sample, ep.offset_sample, math.nan, 0.0))
+    first = int(analysis.to_record_sample(analysis.end_index[0] - analysis.window // 2)) if len(analysis) \
+        else 0
+    first = min(first, events[0].sample) if events else first
+    return write_rhythm_annotations(events, analysis.record.name, fs, out, extension, baseline_sample=first)
