@@ -1,0 +1,101 @@
+"""Whole-record analysis: every window, equal to the live path and to offline, annotations at record samples."""
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+
+from core.analyze import analysis_config, analyze_record, expected_windows, write_outputs
+from core.events import EventLog
+from core.preprocess import normalize_window, preprocess_record
+from core.records import open_record
+from core.scheduler import Scheduler, SchedulerConfig
+from core.scheduler_model import load_model
+from core.sources import WfdbReplaySource
+from core.windowing import offline_windows
+from tests.core.test_scheduler_support import CINC, DATA, MITBIH_100, bundle_path, need_data
+
+
+@pytest.fixture(scope="module")
+def model(pytestconfig):
+    m = load_model(bundle_path(pytestconfig.cache.mkdir("dacl-scheduler-bundle")), "onnxruntime")
+    yield m
+    m.close()
+
+
+@pytest.fixture(scope="module")
+def record_100_first_minute():
+    need_data(MITBIH_100)
+    record = open_record(MITBIH_100)
+    return dataclasses.replace(record, signal=record.signal[: 60 * 360])
+
+
+def test_analysis_equals_the_live_path_and_offline(model, record_100_first_minute):
+    record = record_100_first_minute
+    analysis = analyze_record(record, model)
+    assert len(analysis) == analysis.expected_windows == 54 and analysis.dropped == 0
+
+    # the live path: a replay paced by the clock at x30 through a dropping scheduler
+    config = SchedulerConfig(fs=model.fs, window=model.window, hop=model.hop)
+    live = Scheduler(model, config, strict=True)
+    results = live.result_queue(maxsize=10_000)
+    sid = live.add_stream(WfdbReplaySource(record, speed=30.0, loop=False))
+    with live:
+        deadline = time.monotonic() + 30
+        while not (live.stream(sid).state == "ended" and live.idle()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    got = sorted(results.get_all(), key=lambda r: r.end_index)
+    assert live.stats().dropped == 0
+    assert [r.end_index for r in got] == list(analysis.end_index)
+    np.testing.assert_allclose(np.array([r.probs for r in got]), analysis.probs, atol=1e-5)
+
+    # offline: the whole record preprocessed and windowed at once, one batch through the model
+    y, flags = preprocess_record(record.signal, record.fs, model.fs)
+    windows = offline_windows(y, flags, model.window, model.hop)
+    assert [w.end for w in windows] == list(analysis.end_index)
+    probs, _, _ = model.infer(normalize_window(np.stack([w.samples for w in windows]).astype(np.float64)))
+    np.testing.assert_allclose(probs, analysis.probs, atol=1e-5)
+
+
+@pytest.mark.parametrize("n, fs, expected", [(650_000, 360.0, 1799), (9000, 300.0, 24), (2047, 300.0, 0),
+                                             (2048, 300.0, 1)])
+def test_expected_windows_counts_what_the_stream_cuts(n, fs, expected):
+    assert expected_windows(n, fs, 300.0, 2048, 300) == expected
+
+
+def test_annotations_are_at_the_record_sample_numbers(model, tmp_path):
+    wfdb = pytest.importorskip("wfdb")
+    path = DATA / "mitdb" / "201"
+    need_data(path)
+    record = open_record(path)
+    analysis = analyze_record(record, model, events=EventLog())
+    assert len(analysis) == analysis.expected_windows == 1799 and analysis.dropped == 0
+    files = write_outputs(analysis, tmp_path, "dacl")
+    ann = wfdb.rdann(str(tmp_path / "201"), "dacl")
+    assert ann.fs == 360
+    episodes = analysis.episodes()
+    assert episodes, "record 201 holds 10 min of AF; the shipped model finds some of it"
+    onsets = [s for s, a in zip(ann.sample, ann.aux_note, strict=True) if a == "(AFIB"]
+    offsets = [s for s, a in zip(ann.sample, ann.aux_note, strict=True) if a == "(N"][1:]
+    assert onsets == [e.onset_sample for e in episodes]
+    assert offsets == [e.offset_sample for e in episodes if e.offset_sample < record.n_samples]
+    # each onset is the centre of the first window of its confirming run, at 360 Hz: 1.2 x the 300 Hz index
+    starts = [e for e in analysis.events if e.kind == "start"]
+    assert onsets == [round((e.sample - 1024) * 1.2) for e in starts]
+    rows = files["windows"].read_text().splitlines()
+    assert len(rows) == 1 + 1799 and rows[1].split(",")[0] == str(round(2048 * 1.2))
+
+
+def test_a_failing_engine_is_an_analysis_error_not_a_hang(model):
+    need_data(CINC)
+    from core.analyze import AnalysisError
+
+    class Broken:
+        fs, window, hop, backend = model.fs, model.window, model.hop, "broken"
+
+        def infer(self, windows):
+            raise RuntimeError("engine file built for another GPU")
+
+    with pytest.raises(AnalysisError, match="another GPU"):
+        analyze_record(open_record(CINC / "A00001"), Broken(), config=analysis_config(model))
