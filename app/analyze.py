@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def analyze_paths(
-    records: str | Path,
+    records: str | Path | list[Path],
     out: str | Path,
     model,  # core.scheduler_model.PipelineModel (or any InferenceModel with fs/window/hop)
     *,
@@ -57,8 +57,9 @@ def analyze_paths(
     on_record: Callable[[str, int, int], None] | None = None,
     on_windows: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Analyse each record named by `records` into `out`; return the run's JSON (summaries and skips).
+    """Analyse each record named by `records` (a record, a folder, or a list of records) into `out`.
 
+    Returns the run's JSON (summaries and skips).
     `on_record(name, index, total)` is called before each record and `on_windows(done, expected)` during
     it, for progress bars. A record that cannot be read or analysed is logged and listed as skipped.
     """
@@ -67,7 +68,7 @@ def analyze_paths(
     from core.headless import list_records, machine
     from core.records import RecordError, open_record
 
-    paths = list_records(records)
+    paths = [Path(r) for r in records] if isinstance(records, list) else list_records(records)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config = analysis_config(model, max_batch)

@@ -37,17 +37,18 @@ def detected_intervals(ann_path: Path, extension: str, n_samples: int) -> list[t
     return ec57.rhythm_intervals(ann.sample, ann.symbol, ann.aux_note, n_samples)
 
 
-def score_folder(data: Path, out: Path, model, extension: str, flutter_as_af: bool,
-                 learning_s: float, report: bool) -> dict:
-    """Analyse and score every record of `data`; return the JSON."""
+def score_records(paths: list[Path], out: Path, model, extension: str = "dacl", flutter_as_af: bool = False,
+                  learning_s: float = ec57.LEARNING_S, report: bool = False) -> dict:
+    """Analyse and score records (each with reference 'atr' annotations beside it); return the JSON."""
+    by_name = {p.name: p for p in paths}
     t0 = time.monotonic()
-    run = analyze_paths(data, out, model, extension=extension, report=report,
+    run = analyze_paths(list(paths), out, model, extension=extension, report=report,
                         on_record=lambda name, i, n: print(f"[{i + 1}/{n}] {name}", file=sys.stderr))
     wall = time.monotonic() - t0
     model_scores, anchor_scores, rows = [], [], []
     for summary in run["records"]:
         name, n, fs = summary["record"], summary["samples"], summary["fs"]
-        atr = wfdb.rdann(str(data / name), "atr")
+        atr = wfdb.rdann(str(by_name[name]), "atr")
         reference = ec57.af_reference(atr.sample, atr.symbol, atr.aux_note, n, flutter_as_af)
         detected = detected_intervals(out / name, extension, n)
         anchor = rr_af_intervals(beat_samples(atr.sample, atr.symbol), fs)
@@ -59,7 +60,7 @@ def score_folder(data: Path, out: Path, model, extension: str, flutter_as_af: bo
                      "dropped": summary["dropped"], "model": ec57.score_table([m])[0],
                      "anchor": ec57.score_table([a])[0]})
     return {
-        "data": str(data),
+        "records_scored": [str(p) for p in paths],
         "backend": model.backend,
         "flutter_as_af": flutter_as_af,
         "learning_s": learning_s,
@@ -101,6 +102,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mitdb"),
                    help="folder of records with reference 'atr' annotations")
+    p.add_argument("--records", help="comma-separated record names in --data (default: all of them)")
     p.add_argument("--out", default="/tmp/dacl-af-episodes", help="where analyze writes its files")
     p.add_argument("--model", default=str(DEFAULT_MODEL))
     p.add_argument("--engine", default="onnxruntime")
@@ -114,8 +116,14 @@ def main() -> int:
     from core.scheduler_model import load_model
 
     model = load_model(args.model, args.engine)
-    result = score_folder(Path(args.data), Path(args.out), model, args.ext, args.flutter_as_af,
-                          args.learning_s, args.report)
+    from core.headless import list_records
+
+    paths = list_records(args.data)
+    if args.records:
+        wanted = args.records.split(",")
+        paths = [Path(args.data) / name for name in wanted]
+    result = score_records(paths, Path(args.out), model, args.ext, args.flutter_as_af, args.learning_s,
+                           args.report)
     model.close()
     result["model"] = args.model
     text = json.dumps(result, indent=1)

@@ -44,10 +44,12 @@ def test_analyze_writes_every_output_and_skips_corrupt_records(bundle, folder, t
         name = s["record"]
         assert (out / f"{name}_report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         rows = (out / f"{name}_windows.csv").read_text().splitlines()
-        assert rows[0].startswith("end_sample,end_s,p_N,p_A,p_O,p_~,heart_rate_bpm") and len(rows) == 1 + s["windows"]
+        assert rows[0].startswith("end_sample,end_s,p_N,p_A,p_O,p_~,heart_rate_bpm")
+        assert len(rows) == 1 + s["windows"]
         ann = wfdb.rdann(str(out / name), "dacl")
         assert ann.fs == 300 and set(ann.symbol) == {"+"} and ann.aux_note[0] == "(N"
-        assert json.loads((out / f"{name}_summary.json").read_text())["files"]["report"] == f"{name}_report.png"
+        summary = json.loads((out / f"{name}_summary.json").read_text())
+        assert summary["files"]["report"] == f"{name}_report.png"
     assert json.loads((out / "analysis.json").read_text())["records"] == run["records"]
 
 

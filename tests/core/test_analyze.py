@@ -1,4 +1,4 @@
-"""Whole-record analysis: every window, equal to the live path and to offline, annotations at record samples."""
+"""Whole-record analysis: every window, equal to live and offline, annotations at the record's samples."""
 
 import dataclasses
 import time

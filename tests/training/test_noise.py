@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,26 @@ def test_training_sets_add_noisy_copies_of_fit_records_only(small_windows):
         fit.labels[len(fit0.names) :] == 3
     )
     assert np.array_equal(fit.record[k:], fit0.record + len(fit0.names))
+
+
+NSTDB = Path(__file__).parents[2] / ".." / "shared" / "data" / "nstdb"
+
+
+def test_recorded_noise_at_minus_6_db_matches_the_stress_tests_own_118e_6():
+    from core.records import open_record
+
+    if not (NSTDB / "118e_6.hea").exists() or not (NSTDB.parent / "mitdb" / "118.hea").exists():
+        pytest.skip(f"MIT-BIH noise stress test records not found at {NSTDB}")
+    recorded = noise.load_recorded_noise(NSTDB)
+    assert set(recorded) == {"bw", "ma", "em"}
+    em, fs = recorded["em"]
+    assert fs == 360 and 12 * 60 < em.size / fs < 14 * 60  # 2-min bursts every other 2 min after 5 min
+    clean = open_record(NSTDB.parent / "mitdb" / "118", 0).signal[360 * 300 : 360 * 420]
+    stressed = open_record(NSTDB / "118e_6", 0).signal[360 * 300 : 360 * 420]
+    for snr in (-6, 12):
+        added = noise.add_recorded_noise(clean, 360.0, recorded["em"], snr, np.random.default_rng(0)) - clean
+        expected_db = 10 * np.log10(np.var(stressed - clean)) - (snr + 6)  # NST labels: 10 dB per decade
+        assert 10 * np.log10(np.var(added)) == pytest.approx(expected_db, abs=1.0)
+    resampled = noise.add_recorded_noise(np.sin(np.arange(3000) / 30), 300.0, recorded["bw"], 0.0,
+                                         np.random.default_rng(1))
+    assert resampled.shape == (3000,) and np.isfinite(resampled).all()
