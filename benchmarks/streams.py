@@ -14,9 +14,11 @@ hop. A window's arrival time is the instant its last sample was due, so tick del
 The reference in the same run: the backend's raw throughput at the scheduler's max batch, i.e. the N an
 ideal scheduler would reach.
 
-Soak: 24 h of signal (a looped record) through one stream on the full acquisition path (WfdbReplaySource
--> preprocessing -> ring -> windowing -> scheduler) as fast as it goes, RSS sampled throughout; reports
-the growth after warm-up (target < 20 MB).
+Soak: 24 h of signal (a looped record) through one stream on the whole path (WfdbReplaySource ->
+preprocessing -> ring -> windowing -> scheduler -> engines -> heart rate -> episode detector) with
+`analyze`'s back-pressure, so every window of the 24 h reaches the model (none dropped) as fast as the
+engine allows; RSS sampled throughout; reports windows analysed against the count the signal holds and
+the RSS growth after warm-up (target < 20 MB).
 
 Runs without wfdb/kymatio (GPU machines): records are then read from the shipped demo .mat files.
 """
@@ -24,6 +26,7 @@ Runs without wfdb/kymatio (GPU machines): records are then read from the shipped
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -202,20 +205,24 @@ def rss_mb() -> float:
 
 
 def soak(model, record: Path, hours: float, config: SchedulerConfig, speed: float | None) -> dict:
-    """`hours` of signal through one stream on the full source path; RSS growth after warm-up."""
+    """`hours` of signal through one stream on the whole path, every window; RSS growth after warm-up."""
+    from core.analyze import expected_windows
+    from core.events import EventLog
     from core.sources import WfdbReplaySource
 
-    source = WfdbReplaySource(record, speed=speed, loop=True, chunk=300)
-    total = hours * 3600 * source.fs
+    source = WfdbReplaySource(record, speed=speed, loop=True, chunk=300, total_s=hours * 3600)
+    total = source.total
     scheduler = Scheduler(model, config)
     results = {"n": 0}
     scheduler.subscribe(lambda r: results.__setitem__("n", results["n"] + 1))
+    events = EventLog()
+    scheduler.subscribe(events)
     sid = scheduler.add_stream(source)
     samples: list[tuple[float, float, float]] = []  # (wall s, signal hours, rss MiB)
     t0 = time.monotonic()
     scheduler.start()
     try:
-        while source.samples_read < total:
+        while not (scheduler.stream(sid).state in ("ended", "fault") and scheduler.idle()):
             time.sleep(1.0)
             samples.append((time.monotonic() - t0, source.samples_read / source.fs / 3600, rss_mb()))
             if len(samples) % 30 == 0:
@@ -226,6 +233,8 @@ def soak(model, record: Path, hours: float, config: SchedulerConfig, speed: floa
     info = scheduler.stream(sid)
     return {"record": str(record), "signal_hours": source.samples_read / source.fs / 3600,
             "wall_s": time.monotonic() - t0, "speed": speed, "windows": results["n"], "dropped": info.dropped,
+            "expected_windows": expected_windows(total, source.fs, config.fs, config.window, config.hop),
+            "af_events": len(events.events), "backpressure": config.backpressure,
             "state": info.state, "rss_after_warmup_mb": warm[2], "rss_end_mb": samples[-1][2],
             "rss_max_mb": max(s[2] for s in samples), "rss_growth_mb": samples[-1][2] - warm[2],
             "target_growth_mb": 20.0,
@@ -282,8 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.soak:
         name = backends[0]
         model = load_model(bundle.path, name)
-        config = SchedulerConfig(fs=bundle.fs, window=bundle.window, hop=bundle.hop,
-                                 heart_rate=not args.no_heart_rate)
+        from core.analyze import analysis_config
+
+        config = dataclasses.replace(analysis_config(model), heart_rate=not args.no_heart_rate)
+        if args.soak_speed:  # paced by a clock: the live drop policy, drops counted
+            config = dataclasses.replace(config, backpressure="drop", pending_per_stream=4)
         report["soak"] = {"backend": model.backend, **soak(model, records[0], args.soak_hours, config,
                                                            args.soak_speed or None)}
         log.info("soak: RSS growth %.1f MiB", report["soak"]["rss_growth_mb"])

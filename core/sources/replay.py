@@ -29,13 +29,15 @@ class WfdbReplaySource(Source):
         speed: float | None = 1.0,
         loop: bool = False,
         limit_s: float | None = None,
+        total_s: float | None = None,
         on_state: Callable[[str, str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Prepare the replay (nothing is sent before connect()).
 
         `chunk` defaults to 0.1 s of samples; `speed` None or inf replays as fast as possible;
-        `limit_s` replays only the first seconds of the record; `loop` starts over at the end forever.
+        `limit_s` replays only the first seconds of the record; `loop` starts over at the end, forever
+        or until `total_s` seconds of signal have been sent (e.g. 24 h of a looped half-hour record).
         """
         if speed is not None and not speed > 0:
             raise ValueError(f"speed must be a positive factor (None: flat out); {speed!r} is invalid")
@@ -50,6 +52,9 @@ class WfdbReplaySource(Source):
         self.chunk = int(chunk) if chunk else max(1, round(self.fs / 10))
         self.speed = None if speed is None or math.isinf(speed) else float(speed)
         self.loop = loop
+        if total_s is not None and not total_s > 0:
+            raise ValueError(f"total_s must be a positive number of seconds; {total_s!r} is invalid")
+        self.total = None if total_s is None else max(1, round(total_s * self.fs))
         self.clock = clock
 
     def _reset_variables(self) -> None:
@@ -69,10 +74,14 @@ class WfdbReplaySource(Source):
         return self.t0 + (self.samples_read + self._next_size()) / (self.fs * self.speed)
 
     def _next_size(self) -> int:
-        return min(self.chunk, self.signal.size - self.position) if not self.loop else self.chunk
+        if not self.loop:
+            return min(self.chunk, self.signal.size - self.position)
+        return self.chunk if self.total is None else min(self.chunk, self.total - self.samples_read)
 
     def _read(self, timeout: float | None) -> np.ndarray | None:
         if self.position >= self.signal.size and not self.loop:
+            return None
+        if self.total is not None and self.samples_read >= self.total:
             return None
         wait = self.due_time() - self.clock()
         if wait > 0:

@@ -99,3 +99,26 @@ def test_a_failing_engine_is_an_analysis_error_not_a_hang(model):
 
     with pytest.raises(AnalysisError, match="another GPU"):
         analyze_record(open_record(CINC / "A00001"), Broken(), config=analysis_config(model))
+
+
+def test_block_backpressure_delivers_every_window_where_drop_policy_drops(model, record_100_first_minute):
+    class Slow:  # a real model behind a slow engine: 20 ms per call, batches of at most 2
+        fs, window, hop, backend = model.fs, model.window, model.hop, "slow"
+
+        def infer(self, windows):
+            time.sleep(0.02)
+            return model.infer(windows)
+
+    counts = {}
+    for policy in ("block", "drop"):
+        config = dataclasses.replace(analysis_config(model, max_batch=2), backpressure=policy,
+                                     pending_per_stream=2)
+        scheduler = Scheduler(Slow(), config, strict=True)
+        results = scheduler.result_queue(maxsize=10_000)
+        sid = scheduler.add_stream(WfdbReplaySource(record_100_first_minute, speed=None))
+        with scheduler:
+            while not (scheduler.stream(sid).state == "ended" and scheduler.idle()):
+                time.sleep(0.01)
+        counts[policy] = (len(results), scheduler.stats().dropped)
+    assert counts["block"] == (54, 0)
+    assert counts["drop"][1] > 0 and sum(counts["drop"]) == 54

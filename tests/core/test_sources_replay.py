@@ -96,3 +96,14 @@ def test_a_failing_source_reports_fault_and_raises(record):
     with pytest.raises(OSError, match="device unplugged"):
         source.read()
     assert source.state == "fault" and states[-1] == ("fault", "OSError: device unplugged")
+
+
+def test_a_looped_replay_ends_after_total_s_of_signal(record):
+    n = record.n_samples
+    source = WfdbReplaySource(record, speed=None, loop=True, chunk=1000, total_s=2.5 * n / record.fs)
+    _, out = _replay_seconds(source)
+    assert out.size == round(2.5 * n)
+    np.testing.assert_array_equal(out[n : 2 * n], record.signal)
+    np.testing.assert_array_equal(out[2 * n :], record.signal[: n // 2])
+    with pytest.raises(ValueError, match="total_s"):
+        WfdbReplaySource(record, loop=True, total_s=0)
