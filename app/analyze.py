@@ -79,7 +79,8 @@ def analyze_paths(
             on_record(path.name, i, len(paths))
         try:
             record = open_record(path, lead)
-            analysis = analyze_record(record, model, config=config, events=EventLog(), progress=on_windows)
+            analysis = analyze_record(record, model, config=config, events=EventLog(settings=model.episodes),
+                                      progress=on_windows)
         except (RecordError, AnalysisError, OSError, ValueError) as exc:
             log.warning("skipping record %s: %s", path, exc)
             skipped.append({"record": str(path), "error": f"{type(exc).__name__}: {exc}"})

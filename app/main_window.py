@@ -165,7 +165,8 @@ class MainWindow(QtWidgets.QMainWindow):
     # ----------------------------------------------------------------- sources
     def add_stream(self, stream_id: int, title: str) -> None:
         """Register a stream the session has started: a bed state, a grid panel, maybe the detail view."""
-        self.beds[stream_id] = BedState(stream_id, title)
+        self.beds[stream_id] = BedState(stream_id, title,
+                                        detector=EpisodeDetector(settings=self.session.model.episodes))
         self.beds[stream_id].events.append(f"{time.strftime('%H:%M:%S')}  {title}: monitoring started "
                                            f"({self.session.describe(stream_id)})")
         self.grid.add_bed(stream_id, title, self.session.fs)
@@ -342,7 +343,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.results_seen += 1
         bed.results.append(result)
-        event = bed.detector.update(result.stream_id, result.probs, result.end_index, result.done_time)
+        alarm = result.probs if result.rhythm_probs is None else result.rhythm_probs
+        event = bed.detector.update(result.stream_id, alarm, result.end_index, result.done_time)
         if event is not None:
             self._on_event(bed, event)
         panel = self.grid.panels.get(result.stream_id)

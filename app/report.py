@@ -54,7 +54,9 @@ def write_report(analysis: RecordAnalysis, path: str | Path) -> Path:
         f"({summary['x_real_time']:.0f}× real time) on {analysis.backend}", fontsize=10)
 
     ax = fig.add_subplot(grid[0])
-    ax.plot(minutes, analysis.probs[:, CLASS_CODES.index(AF)], color="black", lw=0.7, label="p(AF)")
+    alarm = analysis.probs if analysis.rhythm_probs is None else analysis.rhythm_probs
+    ax.plot(minutes, alarm[:, CLASS_CODES.index(AF)], color="black", lw=0.7,
+            label="p(AF)" if analysis.rhythm_probs is None else "p(AF), 60 s rhythm context")
     for i, e in enumerate(episodes):
         ax.axvspan(e.onset_s / 60, e.offset_s / 60, color=AF_COLOUR, alpha=0.25, lw=0,
                    label="detected AF" if i == 0 else None)

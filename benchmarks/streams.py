@@ -215,7 +215,7 @@ def soak(model, record: Path, hours: float, config: SchedulerConfig, speed: floa
     scheduler = Scheduler(model, config)
     results = {"n": 0}
     scheduler.subscribe(lambda r: results.__setitem__("n", results["n"] + 1))
-    events = EventLog()
+    events = EventLog(settings=model.episodes)
     scheduler.subscribe(events)
     sid = scheduler.add_stream(source)
     samples: list[tuple[float, float, float]] = []  # (wall s, signal hours, rss MiB)

@@ -8,9 +8,10 @@ the counts that prove nothing was lost. `write_outputs` turns it into the files 
 writes: WFDB rhythm annotations at the record's own sample numbers, a per-window CSV and a JSON summary.
 
 Times. A window is stamped with its end (model-rate index one past its last sample, as live). An
-episode's onset and offset are placed at the centre of the first window of the run that confirmed the
-change (the detector's `sample` minus W/2): a window is called AF once about half of it is AF, so its
-centre, not its end, is the best estimate of when the rhythm changed.
+episode's onset and offset are placed at the centre of the signal behind the first decision of the run
+that confirmed the change (the detector's `sample` minus `EpisodeSettings.onset_lag`: W/2, plus half the
+smoothing span): a window is called AF once about half of it is AF, so its centre, not its end, is the
+best estimate of when the rhythm changed.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.events import EventLog, RhythmEvent, write_rhythm_annotations
+from core.events import EpisodeSettings, EventLog, RhythmEvent, write_rhythm_annotations
 from core.records import EcgRecord
 from core.results import CLASS_CODES, WindowResult
 from core.scheduler import InferenceModel, Scheduler, SchedulerConfig
@@ -80,7 +81,9 @@ class RecordAnalysis:
     heart_rate: np.ndarray  # (n,) bpm, nan where no beats were found
     trajectory: np.ndarray  # (n, 2) point in the bundle's 2-D projection
     flags: list[frozenset[str]]  # input-quality flags per window
+    rhythm_probs: np.ndarray | None  # (n, 4) with rhythm context (the alarm input), when the model has it
     events: list[RhythmEvent]
+    episode_settings: EpisodeSettings
     expected_windows: int  # windows the record holds at this window and hop
     dropped: int  # windows the scheduler dropped (0 by construction with back-pressure)
     wall_s: float
@@ -98,7 +101,7 @@ class RecordAnalysis:
 
     def episodes(self, rhythm: str = AF) -> list[Episode]:
         """Detected episodes of `rhythm`, onset and offset at the centre of their confirming windows."""
-        half = self.window // 2
+        half = self.episode_settings.onset_lag(self.window, self.hop)
         end = self.record.n_samples
         out, onset = [], None
         for event in self.events:
@@ -150,6 +153,8 @@ class RecordAnalysis:
                               for name in flag_names},
             },
             "time_in_class_s": {c: float(np.sum(calls == i) * hop_s) for i, c in enumerate(CLASS_CODES)},
+            "episode_settings": asdict(self.episode_settings),
+            "alarm_input": "rhythm_probs" if self.rhythm_probs is not None else "probs",
             "wall_s": self.wall_s,
             "x_real_time": rec.duration_s / self.wall_s if self.wall_s > 0 else math.inf,
             "backend": self.backend,
@@ -217,7 +222,7 @@ def analyze_record(
     config = config or analysis_config(model)
     if config.backpressure != "block":
         raise ValueError("analyze_record needs a SchedulerConfig with backpressure='block' (nothing dropped)")
-    events = events or EventLog()
+    events = events or EventLog(settings=getattr(model, "episodes", None))
     expected = expected_windows(record.n_samples, record.fs, config.fs, config.window, config.hop)
     scheduler = Scheduler(model, config)
     collector = _Collector()
@@ -254,7 +259,10 @@ def analyze_record(
         heart_rate=np.array([r.heart_rate for r in results], dtype=np.float64),
         trajectory=np.array([r.trajectory for r in results], dtype=np.float64).reshape(-1, 2),
         flags=[r.flags for r in results],
+        rhythm_probs=np.array([r.rhythm_probs for r in results], dtype=np.float64).reshape(-1, 4)
+        if results and results[0].rhythm_probs is not None else None,
         events=events.stream_events(sid),
+        episode_settings=events.settings,
         expected_windows=expected,
         dropped=stats.dropped,
         wall_s=wall,
@@ -277,13 +285,16 @@ def write_outputs(analysis: RecordAnalysis, out_dir: str | Path, extension: str 
     paths["windows"] = out / f"{name}_windows.csv"
     with paths["windows"].open("w", newline="") as f:
         writer = csv.writer(f)
+        rp = analysis.rhythm_probs
         writer.writerow(["end_sample", "end_s", *(f"p_{c}" for c in CLASS_CODES), "heart_rate_bpm",
-                         "trajectory_x", "trajectory_y", "flags"])
+                         "trajectory_x", "trajectory_y", "flags",
+                         *((f"rhythm_p_{c}" for c in CLASS_CODES) if rp is not None else ())])
         for i, end in enumerate(analysis.end_sample):
             writer.writerow([int(end), f"{end / analysis.record.fs:.4f}",
                              *(f"{p:.6f}" for p in analysis.probs[i]), f"{analysis.heart_rate[i]:.2f}",
                              f"{analysis.trajectory[i, 0]:.6f}", f"{analysis.trajectory[i, 1]:.6f}",
-                             "|".join(sorted(analysis.flags[i]))])
+                             "|".join(sorted(analysis.flags[i])),
+                             *((f"{p:.6f}" for p in rp[i]) if rp is not None else ())])
     paths.update(extra_files or {})
     paths["summary"] = out / f"{name}_summary.json"
     summary = analysis.summary()
@@ -300,7 +311,7 @@ def _write_annotations(analysis: RecordAnalysis, out: Path, extension: str) -> P
         events.append(RhythmEvent(0, "start", AF, ep.onset_sample, ep.onset_sample, math.nan, 0.0))
         if ep.offset_sample < analysis.record.n_samples:
             events.append(RhythmEvent(0, "end", AF, ep.offset_sample, ep.offset_sample, math.nan, 0.0))
-    first = int(analysis.to_record_sample(analysis.end_index[0] - analysis.window // 2)) if len(analysis) \
-        else 0
+    lag = analysis.episode_settings.onset_lag(analysis.window, analysis.hop)
+    first = int(analysis.to_record_sample(max(0, analysis.end_index[0] - lag))) if len(analysis) else 0
     first = min(first, events[0].sample) if events else first
     return write_rhythm_annotations(events, analysis.record.name, fs, out, extension, baseline_sample=first)

@@ -2,7 +2,12 @@
 
 An episode of a rhythm (AF by default) starts when its probability stays at or above `on` for `k_on`
 consecutive windows and ends when it stays below `off` for `k_off` windows. Two thresholds (on > off)
-and run lengths give hysteresis, so a probability hovering near one threshold does not chatter.
+and run lengths give hysteresis, so a probability hovering near one threshold does not chatter. With
+`smooth` > 1 the probability is first averaged (geometric mean of the class probabilities) over the last
+`smooth` windows of the stream. The settings travel in the model bundle's manifest ("episodes"), chosen
+there by cross-validation on annotated Holter records; `EpisodeSettings.from_manifest` reads them.
+The detector follows the window's rhythm-context probabilities (`WindowResult.rhythm_probs`) when the
+model has a rhythm head, else its class probabilities.
 An event's `sample` is the end index of the first window of the run that confirmed it (the earliest
 the change was seen); `detected_sample` is the end index of the window that confirmed it.
 
@@ -16,7 +21,8 @@ from __future__ import annotations
 import csv
 import logging
 import threading
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -43,29 +49,73 @@ class RhythmEvent:
     time: float  # time.monotonic() at detection (0.0 when fed offline)
 
 
+@dataclass(frozen=True)
+class EpisodeSettings:
+    """The episode detector's settings (the manifest's "episodes" block)."""
+
+    rhythm: str = "A"
+    on: float = 0.6
+    off: float = 0.4
+    k_on: int = 3
+    k_off: int = 3
+    smooth: int = 1  # windows averaged before the thresholds (1: none)
+
+    def __post_init__(self) -> None:
+        if self.rhythm not in CLASS_CODES:
+            raise ValueError(f"rhythm must be one of {CLASS_CODES}; {self.rhythm!r} is invalid.")
+        if not 0.0 <= self.off <= self.on <= 1.0:
+            raise ValueError(f"thresholds need 0 <= off <= on <= 1; off={self.off!r}, on={self.on!r} "
+                             "is invalid.")
+        if self.k_on < 1 or self.k_off < 1:
+            raise ValueError(f"k_on and k_off must be at least 1; k_on={self.k_on!r}, k_off={self.k_off!r} "
+                             "is invalid.")
+        if self.smooth < 1:
+            raise ValueError(f"smooth must be at least 1 window; {self.smooth!r} is invalid.")
+
+    @classmethod
+    def from_manifest(cls, block: Mapping | None) -> EpisodeSettings:
+        """Settings from a manifest's "episodes" block; None (a bundle older than the block): the defaults."""
+        if block is None:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(block) - known - {"chosen_by", "cv"})
+        if unknown:
+            raise ValueError(f"manifest episodes has unknown field(s) {unknown}; known: {sorted(known)}")
+        return cls(**{k: block[k] for k in known if k in block})
+
+    def onset_lag(self, window: int, hop: int) -> int:
+        """Samples from a confirming window's end back to the centre of the signal its decision saw."""
+        return window // 2 + (self.smooth - 1) * hop // 2
+
+
 class EpisodeDetector:
     """Hysteresis detector of one rhythm's episodes on one stream's sequence of class probabilities."""
 
-    def __init__(
-        self, rhythm: str = "A", on: float = 0.6, off: float = 0.4, k_on: int = 3, k_off: int = 3
-    ) -> None:
-        if rhythm not in CLASS_CODES:
-            raise ValueError(f"rhythm must be one of {CLASS_CODES}; {rhythm!r} is invalid.")
-        if not 0.0 <= off <= on <= 1.0:
-            raise ValueError(f"thresholds need 0 <= off <= on <= 1; off={off!r}, on={on!r} is invalid.")
-        if k_on < 1 or k_off < 1:
-            raise ValueError(f"k_on and k_off must be at least 1; k_on={k_on!r}, k_off={k_off!r} is invalid.")
-        self.rhythm, self.on, self.off, self.k_on, self.k_off = rhythm, on, off, k_on, k_off
-        self._column = CLASS_CODES.index(rhythm)
+    def __init__(self, rhythm: str = "A", on: float = 0.6, off: float = 0.4, k_on: int = 3, k_off: int = 3,
+                 smooth: int = 1, *, settings: EpisodeSettings | None = None) -> None:
+        s = settings or EpisodeSettings(rhythm, on, off, k_on, k_off, smooth)
+        self.settings = s
+        self.rhythm, self.on, self.off, self.k_on, self.k_off = s.rhythm, s.on, s.off, s.k_on, s.k_off
+        self._column = CLASS_CODES.index(s.rhythm)
+        self._history: deque[np.ndarray] = deque(maxlen=s.smooth)  # log-probabilities of recent windows
         self.active = False
         self._run = 0  # consecutive windows pointing towards a change of state
         self._run_start = 0  # end index of the first window of that run
+
+    def probability(self, probs: np.ndarray) -> float:
+        """The rhythm's probability after smoothing over the last `smooth` windows (this one included)."""
+        probs = np.asarray(probs, dtype=np.float64)
+        if self.settings.smooth == 1:
+            return float(probs[self._column])
+        self._history.append(np.log(np.clip(probs, 1e-6, 1.0)))
+        mean = np.exp(np.mean(self._history, axis=0))
+        return float(mean[self._column] / mean.sum())
 
     def update(
         self, stream_id: int, probs: np.ndarray, end_index: int, time: float = 0.0
     ) -> RhythmEvent | None:
         """Feed one window's probabilities; return the start/end event it confirms, if any."""
-        p = float(np.asarray(probs)[self._column])
+        p = self.probability(probs)
         toward_change = p < self.off if self.active else p >= self.on
         if not toward_change:
             self._run = 0
@@ -87,9 +137,9 @@ class EventLog:
     Call it with each WindowResult (it is a scheduler subscriber); read `events` at any time.
     """
 
-    def __init__(self, rhythm: str = "A", on: float = 0.6, off: float = 0.4, k_on: int = 3, k_off: int = 3):
-        EpisodeDetector(rhythm, on, off, k_on, k_off)  # validate the settings once, here
-        self._settings = (rhythm, on, off, k_on, k_off)
+    def __init__(self, rhythm: str = "A", on: float = 0.6, off: float = 0.4, k_on: int = 3, k_off: int = 3,
+                 smooth: int = 1, *, settings: EpisodeSettings | None = None):
+        self.settings = settings or EpisodeSettings(rhythm, on, off, k_on, k_off, smooth)  # validated here
         self._detectors: dict[int, EpisodeDetector] = {}
         self._first_end: dict[int, int] = {}
         self._events: list[RhythmEvent] = []
@@ -100,9 +150,10 @@ class EventLog:
         with self._lock:
             detector = self._detectors.get(result.stream_id)
             if detector is None:
-                detector = self._detectors[result.stream_id] = EpisodeDetector(*self._settings)
+                detector = self._detectors[result.stream_id] = EpisodeDetector(settings=self.settings)
                 self._first_end[result.stream_id] = result.end_index
-            event = detector.update(result.stream_id, result.probs, result.end_index, result.done_time)
+            probs = result.probs if result.rhythm_probs is None else result.rhythm_probs
+            event = detector.update(result.stream_id, probs, result.end_index, result.done_time)
             if event is not None:
                 self._events.append(event)
                 log.info("stream %d: %s episode %s at sample %d", event.stream_id, event.rhythm,

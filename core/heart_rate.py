@@ -92,12 +92,20 @@ class HeartRateEstimator:
         """Sample indices of the R-peaks (energy maxima) in one 1-D window."""
         return np.flatnonzero(_numpy(self.peak_mask(np.asarray(window)[None, :]))[0])
 
+    def peaks(self, windows: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """R-peaks of a (B, W) batch as sparse (row, column) index arrays, row-major (a few per row)."""
+        mask = self.peak_mask(windows[None, :] if windows.ndim == 1 else windows)
+        return tuple(_numpy(t) for t in (mask.nonzero(as_tuple=True) if isinstance(mask, torch.Tensor)
+                                         else np.nonzero(mask)))
+
     def rates(self, windows: np.ndarray | torch.Tensor) -> np.ndarray:
         """Heart rate in bpm for each row of a (B, W) batch; nan where fewer than two beats were found."""
-        mask = self.peak_mask(windows[None, :] if windows.ndim == 1 else windows)
-        out = np.full(mask.shape[0], np.nan)
-        rows, cols = (_numpy(t) for t in (mask.nonzero(as_tuple=True) if isinstance(mask, torch.Tensor)
-                                          else np.nonzero(mask)))  # sparse: a few per row
+        n = 1 if windows.ndim == 1 else windows.shape[0]
+        return self.rates_from_peaks(*self.peaks(windows), n)
+
+    def rates_from_peaks(self, rows: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
+        """Heart rate per row from `peaks`' output, for a batch of n windows."""
+        out = np.full(n, np.nan)
         rr = np.diff(cols) / self.fs
         ok = (rows[1:] == rows[:-1]) & (rr >= RR_RANGE_S[0]) & (rr <= RR_RANGE_S[1])
         rr_rows, rr = rows[1:][ok], rr[ok]

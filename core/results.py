@@ -23,6 +23,8 @@ class WindowResult:
     trajectory: np.ndarray  # (2,) point in the bundle's 2-D projection
     heart_rate: float  # beats per minute over the window; nan when no beats were found
     flags: frozenset[str] = field(default_factory=frozenset)  # input quality: "nan_filled", "flat", ...
+    rhythm: np.ndarray | None = None  # (R,) RR features of the last minute (core.rhythm), with a rhythm head
+    rhythm_probs: np.ndarray | None = None  # (4,) class probabilities with rhythm context (the alarm input)
 
     @property
     def latency_ms(self) -> float:

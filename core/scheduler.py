@@ -55,6 +55,7 @@ import numpy as np
 from core.heart_rate import HeartRateEstimator
 from core.preprocess import MODEL_FS, Preprocessor, normalize_window
 from core.results import StreamStatus, WindowResult
+from core.rhythm import RhythmTracker
 from core.ring import RingBuffer
 from core.windowing import Windower
 
@@ -210,6 +211,7 @@ class _Stream:
         self.info = StreamInfo(stream_id, name, float(source.fs) if source else fs, ring)
         self.windower = Windower(ring, stream_id, config.window, config.hop) if ring else None
         self.pending: deque[PendingWindow] = deque()
+        self.rhythm: RhythmTracker | None = None  # the worker's RR history of this stream (rhythm head)
         self.start_at = start_at  # time.monotonic() before which the source is not connected
         self.last_data = time.monotonic()
         self.last_drop_report = 0.0
@@ -264,7 +266,10 @@ class Scheduler:
         hr_device = self.config.heart_rate_device
         if hr_device == "auto":
             hr_device = "cuda" if str(getattr(model, "device", "cpu")).startswith("cuda") else "cpu"
-        self._hr = HeartRateEstimator(self.config.fs, hr_device) if self.config.heart_rate else None
+        # the rhythm head needs the R-peaks too; its RR features are computed per stream by RhythmTracker
+        self._rhythm_context = getattr(model, "rhythm_context", None)
+        needs_peaks = self.config.heart_rate or self._rhythm_context is not None
+        self._hr = HeartRateEstimator(self.config.fs, hr_device) if needs_peaks else None
         self._streams: dict[int, _Stream] = {}
         self._next_id = 0
         self._cond = threading.Condition()  # guards every _Stream.pending, _ready and _n_pending
@@ -567,9 +572,18 @@ class Scheduler:
 
     def _infer_and_publish(self, batch: list[PendingWindow]) -> None:
         windows = np.stack([w.samples for w in batch])  # (B, W) band-passed mV
+        n = len(batch)
+        rhythm = rhythm_probs = None
         try:
             probs, embedding, trajectory = self.model.infer(normalize_window(windows))
-            rates = self._hr.rates(windows) if self._hr is not None else np.full(len(batch), np.nan)
+            rates = np.full(n, np.nan)
+            if self._hr is not None:
+                rows, cols = self._hr.peaks(windows)
+                if self.config.heart_rate:
+                    rates = self._hr.rates_from_peaks(rows, cols, n)
+                if self._rhythm_context is not None:
+                    rhythm = self._rhythm_features(batch, rows, cols)
+                    rhythm_probs = self.model.fuse(embedding, rhythm)
         except Exception as exc:  # noqa: BLE001 - surfaced as a fault of every stream in the batch
             self._faults += len(batch)
             with self._cond:
@@ -584,12 +598,29 @@ class Scheduler:
             self._recent.extend((done, (done - w.arrival_time) * 1e3) for w in batch)
         for i, w in enumerate(batch):
             result = WindowResult(w.stream_id, w.end_index, w.arrival_time, done, probs[i], embedding[i],
-                                  trajectory[i], float(rates[i]), w.flags)
+                                  trajectory[i], float(rates[i]), w.flags,
+                                  None if rhythm is None else rhythm[i],
+                                  None if rhythm_probs is None else rhythm_probs[i])
             self._windows += 1
             if (info := infos.get(w.stream_id)) is not None:
                 info.windows += 1
             for callback in subscribers:
                 self._call(callback, result)
+
+    def _rhythm_features(self, batch: list[PendingWindow], rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Each window's RR features from its stream's tracker (windows of a stream arrive in order)."""
+        bounds = np.searchsorted(rows, np.arange(len(batch) + 1))
+        out = []
+        for i, w in enumerate(batch):
+            with self._cond:
+                stream = self._streams.get(w.stream_id)
+            tracker = stream.rhythm if stream is not None else None
+            if tracker is None:
+                tracker = RhythmTracker(self.config.fs, self.config.window, **self._rhythm_context)
+                if stream is not None:
+                    stream.rhythm = tracker
+            out.append(tracker.update(w.end_index, cols[bounds[i] : bounds[i + 1]]))
+        return np.stack(out)
 
     # ----- status and errors ---------------------------------------------------------------------------
     def _call(self, callback: Callable, item: object) -> None:

@@ -28,11 +28,32 @@ class PipelineModel:
         self.backend = f"{info['name']} ({info['device']}, {info['precision']})"
         self.device = str(info["device"])  # where the scheduler also runs the heart-rate detector
         self.selection = ""  # why this backend: filled by load_model from the registry's selection
+        self.episodes = episode_settings(bundle)
+        self.rhythm = None  # engines.rhythm_head.RhythmHeadEngine when the bundle has a rhythm head
+        self.rhythm_context: dict | None = None  # {"context_s", "guard_s"} of its RR features
+        if bundle.rhythm is not None:
+            from core.rhythm import RHYTHM_FEATURES
+            from engines.rhythm_head import RhythmHeadEngine
+
+            if list(bundle.rhythm["features"]) != list(RHYTHM_FEATURES):
+                raise ValueError(f"bundle {bundle.path}: manifest rhythm.features "
+                                 f"{bundle.rhythm['features']} "
+                                 f"differ from what this code computes ({list(RHYTHM_FEATURES)}); "
+                                 "retrain the bundle or use the code it was trained with")
+            self.rhythm = RhythmHeadEngine(bundle)
+            self.rhythm_context = {"context_s": float(bundle.rhythm["context_s"]),
+                                   "guard_s": float(bundle.rhythm["guard_s"])}
 
     def infer(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return probs (B, 4), embedding (B, D), trajectory (B, 2)."""
         out = self.pipeline.run(windows)
         return out["probs"], out["embedding"], out["trajectory"]
+
+    def fuse(self, embedding: np.ndarray, rhythm: np.ndarray) -> np.ndarray:
+        """Rhythm-context probabilities (B, 4) from embeddings and RR features (needs a rhythm head)."""
+        if self.rhythm is None:
+            raise RuntimeError(f"bundle {self.bundle.path} has no rhythm head")
+        return self.rhythm.run(embedding, rhythm)
 
     def warm_up(self, batch_sizes: tuple[int, ...] = (1, 8)) -> None:
         """Run a few batches of noise so sessions, kernels and allocators are ready before real data."""
@@ -43,6 +64,16 @@ class PipelineModel:
     def close(self) -> None:
         """Release the engines' resources."""
         self.pipeline.close()
+
+
+def episode_settings(bundle):
+    """The episode detector's settings from the bundle's manifest (defaults for bundles without them)."""
+    from core.events import EpisodeSettings
+
+    try:
+        return EpisodeSettings.from_manifest(bundle.episodes)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"bundle {bundle.path}: manifest field 'episodes' is unusable: {exc}") from exc
 
 
 #: Short engine names the command line accepts, each the registry backends it tries in order.

@@ -30,7 +30,7 @@ from engines.bundle_spec import (
     file_sha256,
     validate_manifest,
 )
-from engines.export import ONNX_OPSET, export_graph, max_ort_deviation, onnx_io
+from engines.export import ONNX_OPSET, export_graph, export_onnx_multi, max_ort_deviation, onnx_io
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ class Bundle:
         self.metrics: dict[str, Any] = manifest["metrics"]
         self.projection_matrix = np.asarray(manifest["projection"]["matrix"], dtype=np.float32)  # (D, 2)
         self.projection_offset = np.asarray(manifest["projection"]["offset"], dtype=np.float32)  # (2,)
+        self.rhythm: dict[str, Any] | None = manifest.get("rhythm")  # the rhythm-context head, if any
+        self.episodes: dict[str, Any] | None = manifest.get("episodes")  # episode detector settings, if any
 
     def onnx_path(self, graph: str) -> Path:
         """Path of ``scattering.onnx`` or ``encoder.onnx``."""
@@ -125,6 +127,9 @@ def write_bundle(
     preprocessing: Mapping[str, Any] | None = None,
     demo_windows: np.ndarray | None = None,
     extra: Mapping[str, Any] | None = None,
+    rhythm_head: nn.Module | None = None,
+    rhythm_spec: Mapping[str, Any] | None = None,
+    episodes: Mapping[str, Any] | None = None,
 ) -> Path:
     """Export both modules and write a complete, self-checking bundle into ``out_dir``; return its path.
 
@@ -141,6 +146,9 @@ def write_bundle(
         z-score with a 0.01 mV std floor, float32).
     demo_windows: optional normalised real windows (N, W) stored for verification and benchmarks.
     extra: optional further JSON-able manifest fields (must not clash with the standard ones).
+    rhythm_head: optional (embedding (B, D), rhythm (B, R)) -> rhythm_probs (B, 4), written as
+        rhythm.onnx; rhythm_spec describes its rhythm input ({"features": [R names], "context_s",
+        "guard_s", ...}). episodes: the episode detector's settings ({"on", "off", "k_on", ...}).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -172,6 +180,28 @@ def write_bundle(
                         "inputs": {inp: _tensor_spec(in_shape)},
                         "outputs": {k: _tensor_spec(v) for k, v in shapes.items()}}
 
+    written_rhythm = []
+    if rhythm_head is not None:
+        if rhythm_spec is None or "features" not in rhythm_spec:
+            raise BundleError("a rhythm_head needs rhythm_spec with its 'features' names")
+        with torch.no_grad():
+            emb = encoder.eval()(features)[1].contiguous()
+        feats = torch.randn(len(emb), len(rhythm_spec["features"]),
+                            generator=torch.Generator().manual_seed(1))
+        r_shapes = export_onnx_multi(rhythm_head, {"embedding": emb, "rhythm": feats}, out / "rhythm.onnx",
+                                     ("rhythm_probs",))
+        r_dev = max_ort_deviation(out / "rhythm.onnx", rhythm_head,
+                                  {"embedding": emb.numpy(), "rhythm": feats.numpy()})
+        if r_dev > EXPORT_TOLERANCE:
+            raise BundleError(f"exported rhythm graph deviates from PyTorch by {r_dev:.3g}")
+        deviation = max(deviation, r_dev)
+        rhythm_block = {**dict(rhythm_spec), "onnx": "rhythm.onnx",
+                        "inputs": {"embedding": _tensor_spec(emb.shape), "rhythm": _tensor_spec(feats.shape)},
+                        "outputs": {k: _tensor_spec(v) for k, v in r_shapes.items()}}
+        written_rhythm = ["rhythm.onnx"]
+    else:
+        (out / "rhythm.onnx").unlink(missing_ok=True)
+
     cloud = {k: np.asarray(v) for k, v in reference_cloud.items()}
     np.savez(out / "reference_cloud.npz", **cloud)
     manifest: dict[str, Any] = {
@@ -188,7 +218,12 @@ def write_bundle(
         "metrics": dict(metrics), "config": dict(config), "data_hash": str(data_hash),
         "export": {"torch": torch.__version__, "onnx_opset": ONNX_OPSET, "max_ort_deviation": deviation},
     }
-    written = ["scattering.onnx", "scattering.pt2", "encoder.onnx", "encoder.pt2", "reference_cloud.npz"]
+    if rhythm_head is not None:
+        manifest["rhythm"] = rhythm_block
+    if episodes is not None:
+        manifest["episodes"] = dict(episodes)
+    written = ["scattering.onnx", "scattering.pt2", "encoder.onnx", "encoder.pt2", "reference_cloud.npz",
+               *written_rhythm]
     (out / "demo_windows.npy").unlink(missing_ok=True)  # never leave a stale one from an earlier bundle
     if demo_windows is not None:
         np.save(out / "demo_windows.npy", demo_windows)
@@ -225,9 +260,11 @@ def load_bundle(path: str | Path, *, check_hashes: bool = True) -> Bundle:
     except json.JSONDecodeError as err:
         raise BundleError(f"{manifest_path}: not valid JSON ({err})") from None
     validate_manifest(manifest, root, check_hashes=check_hashes)
-    for graph in ("scattering", "encoder"):
-        inputs, outputs = onnx_io(root / manifest["graphs"][graph]["onnx"])
-        spec = manifest["graphs"][graph]
+    specs = {g: manifest["graphs"][g] for g in ("scattering", "encoder")}
+    if "rhythm" in manifest:
+        specs["rhythm"] = manifest["rhythm"]
+    for graph, spec in specs.items():
+        inputs, outputs = onnx_io(root / spec["onnx"])
         for kind, got, want in (("input", inputs, spec["inputs"]), ("output", outputs, spec["outputs"])):
             if list(got) != list(want):
                 raise BundleError(f"{graph}.onnx {kind}s are {list(got)}, manifest says {list(want)}")

@@ -98,9 +98,45 @@ def _check_graphs(graphs: dict, window: int) -> int:
     return out["embedding"][1]
 
 
+RHYTHM_FIELDS = ("onnx", "inputs", "outputs", "features", "context_s", "guard_s")
+EPISODE_FIELDS = ("rhythm", "on", "off", "k_on", "k_off", "smooth", "chosen_by", "cv")
+
+
+def _check_rhythm(rhythm: dict, dim: int) -> None:
+    """The optional rhythm head: embedding (B, D) + rhythm features (B, R) -> rhythm_probs (B, 4)."""
+    for key in RHYTHM_FIELDS:
+        _need(rhythm, key, "rhythm.")
+    r = len(rhythm["features"])
+    want_in = {"embedding": ["batch", dim], "rhythm": ["batch", r]}
+    if rhythm["inputs"] != want_in:
+        raise BundleError(f"rhythm.inputs is {rhythm['inputs']}, expected {want_in} (the encoder's embedding "
+                          f"and one value per rhythm.features name)")
+    if rhythm["outputs"] != {"rhythm_probs": ["batch", len(CLASSES)]}:
+        raise BundleError(f"rhythm.outputs is {rhythm['outputs']}, expected {{'rhythm_probs': ['batch', 4]}}")
+    if not rhythm["context_s"] > 0 or not rhythm["guard_s"] >= 0:
+        raise BundleError(f"rhythm.context_s={rhythm['context_s']} must be > 0 and rhythm.guard_s="
+                          f"{rhythm['guard_s']} >= 0")
+
+
+def _check_episodes(episodes: dict) -> None:
+    unknown = sorted(set(episodes) - set(EPISODE_FIELDS))
+    if unknown:
+        raise BundleError(f"episodes has unknown field(s) {unknown}; known: {list(EPISODE_FIELDS)}")
+    for key in ("on", "off", "k_on", "k_off"):
+        _need(episodes, key, "episodes.")
+    if not 0 <= episodes["off"] <= episodes["on"] <= 1:
+        raise BundleError(f"episodes.on={episodes['on']} / episodes.off={episodes['off']}: "
+                          "need 0 <= off <= on <= 1")
+    for key in ("k_on", "k_off", "smooth"):
+        if key in episodes and not (isinstance(episodes[key], int) and episodes[key] >= 1):
+            raise BundleError(f"episodes.{key}={episodes[key]!r} must be an integer >= 1")
+
+
 def _check_files(manifest: dict, root: Path, check_hashes: bool) -> None:
     files = manifest["files"]
     needed = [manifest["graphs"][g][k] for g in GRAPHS for k in ("onnx", "program")]
+    if "rhythm" in manifest:
+        needed.append(manifest["rhythm"]["onnx"])
     needed.append(_need(manifest["reference_cloud"], "file", "reference_cloud."))
     if "demo_windows" in manifest:
         needed.append(_need(manifest["demo_windows"], "file", "demo_windows."))
@@ -143,4 +179,8 @@ def validate_manifest(manifest: dict, root: Path, *, check_hashes: bool = True) 
     if shape != [dim, 2] or len(_need(proj, "offset", "projection.")) != 2:
         raise BundleError(f"projection.matrix is {shape} and offset has {len(proj['offset'])} values; "
                           f"expected [{dim}, 2] and 2")
+    if "rhythm" in manifest:
+        _check_rhythm(manifest["rhythm"], dim)
+    if "episodes" in manifest:
+        _check_episodes(manifest["episodes"])
     _check_files(manifest, root, check_hashes)

@@ -83,6 +83,34 @@ def export_graph(
     return shapes
 
 
+def export_onnx_multi(module: nn.Module, examples: dict[str, torch.Tensor], onnx_path: Path,
+                      output_names: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """Write a module of several tensor inputs (named as `examples`, all batch-first) as ONNX only.
+
+    For the small rhythm head, which every backend runs in ONNX Runtime on the CPU; returns the output
+    shapes on the examples.
+    """
+    module = module.eval().to("cpu", torch.float32)
+    args = tuple(t.to("cpu", torch.float32).contiguous() for t in examples.values())
+    with torch.no_grad():
+        outputs = _as_tuple(module(*args))
+    if len(outputs) != len(output_names):
+        raise ValueError(f"{type(module).__name__} returned {len(outputs)} tensors, "
+                         f"expected {len(output_names)}")
+    batch = torch.export.Dim("batch", min=1, max=MAX_EXPORT_BATCH)
+    import inspect
+
+    params = [p.name for p in inspect.signature(module.forward).parameters.values()][: len(args)]
+    with warnings.catch_warnings():
+        for category in (FutureWarning, DeprecationWarning, UserWarning):
+            warnings.simplefilter("ignore", category)
+        torch.onnx.export(module, args, str(onnx_path), input_names=list(examples),
+                          output_names=list(output_names), dynamic_shapes={p: {0: batch} for p in params},
+                          dynamo=True, external_data=False, opset_version=ONNX_OPSET, optimize=True,
+                          verbose=False)
+    return {name: tuple(o.shape) for name, o in zip(output_names, outputs, strict=True)}
+
+
 def _forward_arg(module: nn.Module) -> str:
     """Name of the single tensor argument of ``module.forward`` (torch.export keys dynamic shapes by it)."""
     import inspect
@@ -109,12 +137,17 @@ def onnx_io(onnx_path: Path) -> tuple[dict[str, list], dict[str, list]]:
     return inputs, outputs
 
 
-def max_ort_deviation(onnx_path: Path, module: nn.Module, example: np.ndarray, input_name: str) -> float:
-    """Largest |ONNX Runtime − PyTorch| over all outputs on ``example``: an export sanity check."""
+def max_ort_deviation(onnx_path: Path, module: nn.Module, example: np.ndarray | dict[str, np.ndarray],
+                      input_name: str | None = None) -> float:
+    """Largest |ONNX Runtime − PyTorch| over all outputs on ``example``: an export sanity check.
+
+    ``example`` is one array (fed as ``input_name``) or a dict of named inputs in forward's order.
+    """
     import onnxruntime as ort
 
+    feeds = example if isinstance(example, dict) else {input_name: example}
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {input_name: example})
+    got = session.run(None, feeds)
     with torch.no_grad():
-        ref = _as_tuple(module(torch.from_numpy(example)))
+        ref = _as_tuple(module(*(torch.from_numpy(v) for v in feeds.values())))
     return max(float(np.max(np.abs(g - r.numpy()))) for g, r in zip(got, ref, strict=True))

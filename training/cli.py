@@ -61,6 +61,11 @@ def run(
         Path | None, typer.Option(help="train from a saved WindowSet .npz (or a quantised GPU folder)")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="override the config's seed")] = None,
+    holter: Annotated[Path | None, typer.Option(
+        help="annotated Holter records for the rhythm head (default: mitdb/ beside DATA, if there)")] = None,
+    nstdb: Annotated[Path | None, typer.Option(
+        help="MIT-BIH Noise Stress Test folder for the Holter noise copies (default: nstdb/ beside DATA)"),
+    ] = None,
 ) -> None:
     """Train the whole pipeline on DATA and write a bundle to OUT."""
     from training import export, pipeline
@@ -94,10 +99,12 @@ def run(
             prog.update(tasks[stage], completed=done, total=total)
 
         model, hist, val = pipeline.run(d, cfg, fit_progress)
-    t_train = time.time() - t0 - t_feat
-    params = pipeline.params_of(cfg)
-    # validation record names only: split_windows would copy every window's scattering again
-    _, va_idx = dataset.stratified_split(d.windows.labels, cfg.val_fraction, cfg.seed)
+        t_train = time.time() - t0 - t_feat
+        params = pipeline.params_of(cfg)
+        # validation record names only: split_windows would copy every window's scattering again
+        _, va_idx = dataset.stratified_split(d.windows.labels, cfg.val_fraction, cfg.seed)
+        rhythm = _rhythm_stage(data, d, model, cfg, params, va_idx, holter, nstdb, fit_progress)
+    t_rhythm = time.time() - t0 - t_feat - t_train
     demo = _demo_windows(data, [d.windows.names[i] for i in va_idx]) if Path(data).exists() else None
     export.write_model_bundle(
         out,
@@ -108,6 +115,7 @@ def run(
         cfg.to_dict(),
         d.data_hash,
         demo_windows=demo,
+        rhythm=rhythm,
         extra={
             "training": {
                 "records": len(d.windows.names),
@@ -121,6 +129,8 @@ def run(
                 "vae_loss": hist["vae_loss"],
                 "seconds_features": round(t_feat, 1),
                 "seconds_training": round(t_train, 1),
+                "seconds_rhythm": round(t_rhythm, 1),
+                "rhythm": rhythm[3] if rhythm else "no rhythm head (cfg.rhythm off or no Holter records)",
                 "device": device,
             }
         },
@@ -174,6 +184,23 @@ def cv(
     if json_out is not None:
         result.update(config=cfg.to_dict(), data_hash=d.data_hash, seconds=round(time.time() - t0, 1))
         json_out.write_text(json.dumps(result, indent=1))
+
+
+def _rhythm_stage(data: Path, d, model, cfg: TrainConfig, params, va_idx, holter: Path | None,
+                  nstdb: Path | None, progress) -> tuple | None:
+    """The rhythm head on the validation records + Holter records, or None when it cannot be trained."""
+    from training import rhythm_stage
+
+    holter = holter or (rhythm_stage.default_folder(data, "mitdb") if Path(data).is_dir() else None)
+    if not cfg.rhythm or holter is None or d.loader is None:
+        log.warning("no rhythm head: %s", "cfg.rhythm is off" if not cfg.rhythm else
+                    "no Holter folder (--holter)" if holter is None else "no raw records to window")
+        return None
+    nstdb = nstdb or rhythm_stage.default_folder(data, "nstdb")
+    cinc = [(d.windows.names[i], int(d.windows.labels[i]), d.loader(d.windows.names[i])) for i in va_idx]
+    return rhythm_stage.train_rhythm_head(model, params, cinc, holter, nstdb, cfg.seed,
+                                          cfg.noise_tilde_below_db, progress, cfg.holter_records,
+                                          cfg.holter_minutes)
 
 
 def _demo_windows(data: Path, val_names: list[str]) -> np.ndarray | None:

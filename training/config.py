@@ -71,6 +71,10 @@ class TrainConfig:
     # macro AUROC: heads refitted on the same frozen embeddings of CV folds 0-1 gave macro AUROC
     # 0.903 / 0.901 / 0.897 / 0.887 and challenge F1 0.728 / 0.734 / 0.738 / 0.730 for 0 / 0.25 / 0.5 / 1
     head_weight_power: float = 0.25
+    # rhythm head (training/rhythm_stage.py): RR context + annotated Holter records, after the encoder
+    rhythm: bool = True  # train it when a Holter folder is available (--holter, default ../mitdb)
+    holter_records: int = 0  # >0: only the first records of the Holter folder (quick config, tests)
+    holter_minutes: float = 0.0  # >0: only the first minutes of each Holter record
     # projection
     cloud_per_class: int = 150  # reference-cloud points per class in the manifest
     device: str = "cpu"  # "cpu" or "cuda"
@@ -91,6 +95,8 @@ class TrainConfig:
             embed_dim=32,
             vae_hidden=64,
             cloud_per_class=30,
+            holter_records=2,
+            holter_minutes=7.0,
         )
 
     @classmethod

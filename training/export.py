@@ -85,8 +85,12 @@ def write_model_bundle(
     data_hash: str,
     demo_windows: np.ndarray | None = None,
     extra: dict | None = None,
+    rhythm: tuple | None = None,
 ) -> Path:
-    """Write the bundle (scattering + encoder graphs, manifest) with engines.bundle.write_bundle."""
+    """Write the bundle (scattering + encoder graphs, manifest) with engines.bundle.write_bundle.
+
+    `rhythm` is training.rhythm_stage's (head, spec, episodes, report), or None for a bundle without it.
+    """
     from engines.bundle import write_bundle
 
     points = np.concatenate([np.asarray(v, dtype=np.float32).reshape(-1, 2) for v in cloud.values()])
@@ -105,4 +109,7 @@ def write_model_bundle(
         fs=300,
         demo_windows=demo_windows,
         extra=extra,
+        rhythm_head=rhythm[0] if rhythm else None,
+        rhythm_spec=rhythm[1] if rhythm else None,
+        episodes=rhythm[2] if rhythm else None,
     )

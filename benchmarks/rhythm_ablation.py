@@ -1,0 +1,132 @@
+"""Ablation of the rhythm head: with and without the DACL encoder, the rhythm context, the Holter data.
+
+The windows are those `dacl-train run`'s rhythm stage uses (CinC validation records of the bundle, which
+its encoder never fitted; every window of the annotated Holter records and one noisy copy of each),
+through the bundle's own DACL model. Each variant is a class-balanced logistic regression on a subset of
+[DACL log-probabilities, embedding, RR features], scored two ways:
+- Holter (MIT-BIH) leave-records-out: out-of-fold probabilities → episode settings chosen on the other
+  folds (nested) → EC57 gross measures of the held-out records;
+- CinC: two-fold cross-fitting on the validation records → AF AUROC, macro AUROC, challenge F1.
+"DACL head only" is the bundle's own head on the same windows (no fitting, no Holter data, no rhythm).
+
+    python benchmarks/rhythm_ablation.py --model engines/default --json rhythm_ablation.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.headless import machine  # noqa: E402
+from training import evaluate  # noqa: E402
+from training.rhythm_head import choose_episodes, holter_folds  # noqa: E402
+from training.rhythm_stage import HOP, MODEL_FS, WINDOW, collect_streams  # noqa: E402
+
+VARIANTS = {  # name: (columns of [logp, embedding, rhythm] used, Holter windows in the fit)
+    "DACL embedding + rhythm context + Holter data (shipped)": (("logp", "embedding", "rhythm"), True),
+    "without rhythm context (DACL embedding, Holter data)": (("logp", "embedding"), True),
+    "without the DACL encoder (rhythm features alone, Holter data)": (("rhythm",), True),
+    "without Holter data (DACL embedding + rhythm, CinC only)": (("logp", "embedding", "rhythm"), False),
+}
+KEYS = ("episode_se", "episode_se_30s", "episode_ppv", "duration_se", "duration_ppv", "false_alarms_per_hour")
+
+
+def columns(s, use, rows=slice(None)) -> np.ndarray:
+    parts = {"logp": s.logp, "embedding": s.embedding, "rhythm": s.rhythm}
+    return np.hstack([parts[u][rows] for u in use]).astype(np.float64)
+
+
+def fit(sets, use):
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.vstack([columns(s, use, r) for s, r in sets])
+    y = np.concatenate([s.labels[r] for s, r in sets])
+    mean, std = x.mean(0), np.maximum(x.std(0), 1e-6)
+    clf = LogisticRegression(max_iter=5000, class_weight="balanced").fit((x - mean) / std, y)
+
+    def predict(s):
+        p = clf.predict_proba((columns(s, use) - mean) / std)
+        out = np.zeros((len(p), 4))
+        out[:, clf.classes_] = p
+        return out
+
+    return predict
+
+
+def record_probs(probs):
+    out = np.stack([np.exp(np.log(np.clip(p, 1e-6, 1.0)).mean(0)) for p in probs])
+    return out / out.sum(1, keepdims=True)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=str(ROOT / "engines" / "default"))
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "cinc2017"))
+    p.add_argument("--holter", default=str(ROOT.parent / "shared" / "data" / "mitdb"))
+    p.add_argument("--nstdb", default=str(ROOT.parent / "shared" / "data" / "nstdb"))
+    p.add_argument("--json")
+    args = p.parse_args()
+    t0 = time.time()
+    cinc, streams, noisy, holters = collect_streams(Path(args.model), Path(args.data), Path(args.holter),
+                                                    Path(args.nstdb))
+    folds = holter_folds(holters)
+    y = np.array([s.labels[0] for s in cinc])
+    order = np.random.default_rng(12).permutation(len(cinc))
+    halves = [order[::2], order[1::2]]
+    every = np.s_[::3]
+    rows = {}
+
+    base = {n: np.exp(s.logp) for n, s in streams.items()}
+    _, cv = choose_episodes(base, streams, holters, folds, WINDOW, HOP, MODEL_FS)
+    m = evaluate.metrics(y, record_probs([np.exp(s.logp) for s in cinc]))
+    rows["DACL head only (no rhythm context, no Holter data)"] = {
+        "holter_nested": {k: cv["nested"][k] for k in KEYS},
+        "cinc": {k: m[k] for k in ("auroc_af", "auroc_macro", "f1_challenge")}}
+    for name, (use, with_holter) in VARIANTS.items():
+        def holter_sets(names, with_holter=with_holter):
+            if not with_holter:
+                return []
+            return [(streams[n], every) for n in names] + [(noisy[n], every) for n in names if n in noisy]
+
+        oof = {}
+        for fold in folds:
+            predict = fit([(s, slice(None)) for s in cinc] + holter_sets([n for n in streams if n not in fold]), use)
+            for n in fold:
+                oof[n] = predict(streams[n])
+        _, cv = choose_episodes(oof, streams, holters, folds, WINDOW, HOP, MODEL_FS)
+        fused = [None] * len(cinc)
+        for a, b in ((0, 1), (1, 0)):
+            predict = fit([(cinc[i], slice(None)) for i in halves[a]] + holter_sets(list(streams)), use)
+            for i in halves[b]:
+                fused[i] = predict(cinc[i])
+        m = evaluate.metrics(y, record_probs(fused))
+        rows[name] = {"holter_nested": {k: cv["nested"][k] for k in KEYS},
+                      "cinc": {k: m[k] for k in ("auroc_af", "auroc_macro", "f1_challenge")}}
+        print(name, json.dumps(rows[name]), flush=True)
+    result = {"benchmark": "rhythm_ablation", "model": args.model, "machine": machine(), "rows": rows,
+              "cinc_records": len(cinc), "holter_records": sorted(streams), "folds": folds,
+              "seconds": round(time.time() - t0, 1)}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    print("| variant | Holter dur Se | dur +P | episode +P | Se (≥ 30 s) | false alarms/h | CinC AF AUROC | "
+          "macro AUROC | F1 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    f = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
+    for name, r in rows.items():
+        h, c = r["holter_nested"], r["cinc"]
+        print(f"| {name} | {f(h['duration_se'])} | {f(h['duration_ppv'])} | {f(h['episode_ppv'])} | "
+              f"{f(h['episode_se_30s'])} | {f(h['false_alarms_per_hour'])} | {f(c['auroc_af'])} | "
+              f"{f(c['auroc_macro'])} | {f(c['f1_challenge'])} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
