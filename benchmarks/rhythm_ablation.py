@@ -30,6 +30,29 @@ from training import evaluate  # noqa: E402
 from training.rhythm_head import choose_episodes, holter_folds  # noqa: E402
 from training.rhythm_stage import HOP, MODEL_FS, WINDOW, collect_streams  # noqa: E402
 
+
+def bundle_streams(model_path: Path, data: Path, holter: Path, nstdb: Path) -> tuple:
+    """collect_streams through the bundle's own engines (ONNX Runtime), on its validation records."""
+    from core.scheduler_model import load_model
+    from training import dataset
+
+    model = load_model(model_path, "onnxruntime")
+    cfg = model.bundle.manifest["config"]
+
+    def dacl(x):
+        probs, emb = [], []
+        for i in range(0, len(x), 64):
+            p, e, _ = model.infer(x[i : i + 64])
+            probs.append(p)
+            emb.append(e)
+        return np.log(np.clip(np.concatenate(probs), 1e-6, 1.0)), np.concatenate(emb)
+
+    records = dataset.list_records(data)
+    labels = np.array([r.label for r in records])
+    _, val = dataset.stratified_split(labels, cfg["val_fraction"], cfg["seed"])
+    cinc = [(records[i].name, int(labels[i]), dataset.load_record(data, records[i].name)) for i in val]
+    return collect_streams(dacl, cinc, holter, nstdb, cfg["seed"], cfg["noise_tilde_below_db"])
+
 VARIANTS = {  # name: (columns of [logp, embedding, rhythm] used, Holter windows in the fit)
     "DACL embedding + rhythm context + Holter data (shipped)": (("logp", "embedding", "rhythm"), True),
     "without rhythm context (DACL embedding, Holter data)": (("logp", "embedding"), True),
@@ -75,8 +98,8 @@ def main() -> int:
     p.add_argument("--json")
     args = p.parse_args()
     t0 = time.time()
-    cinc, streams, noisy, holters = collect_streams(Path(args.model), Path(args.data), Path(args.holter),
-                                                    Path(args.nstdb))
+    cinc, streams, noisy, holters = bundle_streams(Path(args.model), Path(args.data), Path(args.holter),
+                                                   Path(args.nstdb))
     folds = holter_folds(holters)
     y = np.array([s.labels[0] for s in cinc])
     order = np.random.default_rng(12).permutation(len(cinc))
@@ -94,11 +117,13 @@ def main() -> int:
         def holter_sets(names, with_holter=with_holter):
             if not with_holter:
                 return []
-            return [(streams[n], every) for n in names] + [(noisy[n], every) for n in names if n in noisy]
+            return [(streams[n], every) for n in names] + \
+                [(noisy[n], slice(None)) for n in names if n in noisy]
 
         oof = {}
         for fold in folds:
-            predict = fit([(s, slice(None)) for s in cinc] + holter_sets([n for n in streams if n not in fold]), use)
+            train_sets = [(s, slice(None)) for s in cinc] + holter_sets([n for n in streams if n not in fold])
+            predict = fit(train_sets, use)
             for n in fold:
                 oof[n] = predict(streams[n])
         _, cv = choose_episodes(oof, streams, holters, folds, WINDOW, HOP, MODEL_FS)

@@ -82,6 +82,7 @@ class RecordAnalysis:
     trajectory: np.ndarray  # (n, 2) point in the bundle's 2-D projection
     flags: list[frozenset[str]]  # input-quality flags per window
     rhythm_probs: np.ndarray | None  # (n, 4) with rhythm context (the alarm input), when the model has it
+    rhythm: np.ndarray | None  # (n, R) the RR features behind rhythm_probs (core.rhythm)
     events: list[RhythmEvent]
     episode_settings: EpisodeSettings
     expected_windows: int  # windows the record holds at this window and hop
@@ -261,6 +262,8 @@ def analyze_record(
         flags=[r.flags for r in results],
         rhythm_probs=np.array([r.rhythm_probs for r in results], dtype=np.float64).reshape(-1, 4)
         if results and results[0].rhythm_probs is not None else None,
+        rhythm=np.array([r.rhythm for r in results], dtype=np.float64)
+        if results and results[0].rhythm is not None else None,
         events=events.stream_events(sid),
         episode_settings=events.settings,
         expected_windows=expected,

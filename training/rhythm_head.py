@@ -54,7 +54,7 @@ DaclFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # normalised win
 
 
 def torch_dacl(model, scattering: nn.Module, batch: int = 256) -> DaclFn:
-    """The training modules as a DaclFn: scattering → DaclModel → (calibrated log-probabilities, embedding)."""
+    """The training modules as a DaclFn: scattering → DaclModel → (calibrated log-probs, embedding)."""
     from training.features import st_features
 
     def run(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

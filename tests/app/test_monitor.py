@@ -168,13 +168,16 @@ def test_an_af_episode_raises_the_alarm_banner_and_logs_events(qtbot, bundle, se
         probs = np.array([1 - p_af, p_af, 0.0, 0.0])
         return WindowResult(99, 2048 + 300 * k, 0.0, 0.01, probs, np.zeros(16), np.zeros(2), 72.0)
 
-    for k, p in enumerate([0.1, 0.2, 0.9, 0.95, 0.9]):  # AF confirmed by the 3rd window above 0.6
+    s = window.session.model.episodes  # the bundle's episode settings (manifest "episodes")
+    af = [0.1, 0.2] + [0.97] * (s.k_on + s.smooth - 1)  # AF confirmed by the k_on-th window above `on`
+    for k, p in enumerate(af):
+        assert not window.alarm.isVisible()
         window.on_result(result(k, p))
     assert window.alarm.isVisible() and "AF ALARM" in window.alarm.text() and "bed 99" in window.alarm.text()
     assert window.vitals.rhythm_label.text().startswith("Atrial fibrillation")
     assert window.vitals.hr_label.text() == "72"
     assert "Atrial fibrillation started" in window.event_list.item(0).text()
-    for k, p in enumerate([0.1, 0.1, 0.1], start=5):  # and ended by three below 0.4
+    for k, p in enumerate([0.02] * (s.k_off + s.smooth - 1), start=len(af)):  # ended by k_off below `off`
         window.on_result(result(k, p))
     assert not window.alarm.isVisible()
     assert "Atrial fibrillation ended" in window.event_list.item(0).text()

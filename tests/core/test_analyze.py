@@ -10,6 +10,7 @@ from core.analyze import analysis_config, analyze_record, expected_windows, writ
 from core.events import EventLog
 from core.preprocess import normalize_window, preprocess_record
 from core.records import open_record
+from core.rhythm import offline_rhythm
 from core.scheduler import Scheduler, SchedulerConfig
 from core.scheduler_model import load_model
 from core.sources import WfdbReplaySource
@@ -52,10 +53,18 @@ def test_analysis_equals_the_live_path_and_offline(model, record_100_first_minut
 
     # offline: the whole record preprocessed and windowed at once, one batch through the model
     y, flags = preprocess_record(record.signal, record.fs, model.fs)
-    windows = offline_windows(y, flags, model.window, model.hop)
+    windows = offline_windows(y, flags, model.window, model.hop, dtype=np.float64)
     assert [w.end for w in windows] == list(analysis.end_index)
-    probs, _, _ = model.infer(normalize_window(np.stack([w.samples for w in windows]).astype(np.float64)))
+    raw = np.stack([w.samples for w in windows]).astype(np.float64)
+    probs, emb, _ = model.infer(normalize_window(raw))
     np.testing.assert_allclose(probs, analysis.probs, atol=1e-5)
+
+    if model.rhythm is not None:  # the RR features: the training code's offline tracker = analyze = live
+        offline = offline_rhythm(raw, np.array([w.end for w in windows]), model.fs)
+        np.testing.assert_allclose(analysis.rhythm, offline, atol=1e-5)
+        np.testing.assert_allclose(np.array([r.rhythm for r in got]), offline, atol=1e-5)
+        np.testing.assert_allclose(analysis.rhythm_probs, model.fuse(emb, offline), atol=1e-5)
+        np.testing.assert_allclose(np.array([r.rhythm_probs for r in got]), analysis.rhythm_probs, atol=1e-5)
 
 
 @pytest.mark.parametrize("n, fs, expected", [(650_000, 360.0, 1799), (9000, 300.0, 24), (2047, 300.0, 0),

@@ -224,7 +224,9 @@ def test_batch_results_do_not_depend_on_batch_size_or_chunking(default_case):
         one = default_case.module(torch.from_numpy(windows[-1:]))[0].numpy()
     n = len(default_case.expected)
     np.testing.assert_allclose(whole[:n], whole[-n:], rtol=1e-6, atol=1e-7)
-    assert _rel_error(one, whole[-1:]).max() <= 1e-6
+    # a batch of one takes other float32 GEMM kernels (blocking, summation order) than a batch of 600:
+    # 1.6e-6 relative measured here, a few float32 ulps; the parity with kymatio is 2e-6 for the same reason
+    assert _rel_error(one, whole[-1:]).max() <= 5e-6
 
 
 def test_export_rejects_old_opsets(default_case, tmp_path):

@@ -22,12 +22,14 @@ def monitor_runs(probs, s):
     return out + ([(onset, None)] if onset is not None else [])
 
 
-@pytest.mark.parametrize("s", [EpisodeSettings("A", 0.6, 0.4, 3, 3, 1), EpisodeSettings("A", 0.5, 0.3, 5, 2, 1),
+@pytest.mark.parametrize("s", [EpisodeSettings("A", 0.6, 0.4, 3, 3, 1),
+                               EpisodeSettings("A", 0.5, 0.3, 5, 2, 1),
                                EpisodeSettings("A", 0.7, 0.4, 4, 4, 6)])
 def test_detect_runs_equals_the_monitors_episode_detector(s):
     rng = np.random.default_rng(0)
-    blocks = [rng.dirichlet([8, 1, 1, 1], 40), rng.dirichlet([1, 8, 1, 1], 60), rng.dirichlet([2, 2, 1, 1], 30),
-              rng.dirichlet([1, 9, 1, 1], 25), rng.dirichlet([9, 1, 1, 1], 50)]
+    blocks = [rng.dirichlet([8, 1, 1, 1], 40), rng.dirichlet([1, 8, 1, 1], 60),
+              rng.dirichlet([2, 2, 1, 1], 30), rng.dirichlet([1, 9, 1, 1], 25),
+              rng.dirichlet([9, 1, 1, 1], 50)]
     probs = np.vstack(blocks)
     runs = detect_runs(smoothed_af(probs, s.smooth), s)
     assert runs == monitor_runs(probs, s)
