@@ -18,9 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.args import configure_logging, parse_lead
+from app.headless import DEFAULT_MODEL
+
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "engines" / "default"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,10 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     from core.scheduler_model import load_model
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.verbose)
     console = Console(stderr=True)
-    lead = int(args.lead) if args.lead and args.lead.lstrip("-").isdigit() else args.lead
+    lead = parse_lead(args.lead)
     try:
         if args.max_batch < 1:
             raise ValueError(f"--max-batch must be a positive integer; {args.max_batch} is invalid")

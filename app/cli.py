@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from app.args import configure_logging, parse_lead
+
 log = logging.getLogger(__name__)
 
 
@@ -97,7 +99,7 @@ def launch(args: argparse.Namespace):
     except FileNotFoundError as exc:
         window.show_error(str(exc))
         records = []
-    lead = int(args.lead) if args.lead and args.lead.lstrip("-").isdigit() else args.lead  # name or index
+    lead = parse_lead(args.lead)
     for i, record in enumerate(records):
         window.open_record(record, lead, replace=False, start_delay_s=(0.77 * i) % 3.0)
     return app, window
@@ -115,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return headless_main(argv)
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.verbose)
     try:
         _check(args)
     except ValueError as exc:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import sys
 from pathlib import Path
@@ -47,13 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
+    from app.args import configure_logging
     from core.headless import run_headless
     from core.scheduler import SchedulerConfig
     from core.scheduler_model import load_model
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.verbose)
     console = Console(stderr=True)
     speed = None if args.speed == 0 or math.isinf(args.speed) else args.speed
     try:
