@@ -360,6 +360,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.vitals.set_heart_rate(result.heart_rate)
             self.vitals.set_rhythm(cls, float(result.probs[cls]))
             flags = f" · {', '.join(sorted(result.flags))}" if result.flags else ""
+            if result.rhythm_probs is not None:  # what the alarm follows: window + the last minute of RR
+                p_af = result.rhythm_probs[CLASS_CODES.index("A")]
+                flags = f" · AF with 60 s rhythm {100 * p_af:.0f} %{flags}"
             self.vitals.set_detail(f"AF burden (60 s) {100 * self._af_burden(result):.0f} % · signal t = "
                                    f"{result.end_index / self.session.fs:.0f} s · latency "
                                    f"{result.latency_ms:.0f} ms{flags}")
