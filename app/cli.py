@@ -43,11 +43,10 @@ def _record_list(record: str | None, streams: int) -> list[str]:
     if record is None:
         demo = [str(DEFAULT_RECORD)] + [str(p) for p in RECORDS.values() if p != DEFAULT_RECORD]
         return [demo[i % len(demo)] for i in range(streams)]
-    path = Path(record)
-    if path.is_dir():
-        found = sorted(str(h.with_suffix("")) for h in path.glob("*.hea"))
-        if not found:
-            raise FileNotFoundError(f"folder {record!r} holds no WFDB records (*.hea)")
+    if Path(record).is_dir():  # the same listing as --headless and analyze: RECORDS, else *.hea
+        from core.headless import list_records
+
+        found = [str(p) for p in list_records(record)]
         return [found[i % len(found)] for i in range(streams)]
     return [record] * streams
 

@@ -15,7 +15,8 @@ import math
 import sys
 from pathlib import Path
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "engines" / "default"
+from app.controller import DEFAULT_MODEL  # the one definition of the shipped bundle's path
+
 DEMO_RECORDS = Path(__file__).resolve().parent / "demo"
 
 
