@@ -66,7 +66,6 @@ def analyze_paths(
     it, for progress bars. A record that cannot be read or analysed is logged and listed as skipped.
     """
     from core.analyze import AnalysisError, analysis_config, analyze_record, write_outputs
-    from core.events import EventLog
     from core.headless import list_records, machine
     from core.records import RecordError, open_record
 
@@ -81,8 +80,7 @@ def analyze_paths(
             on_record(path.name, i, len(paths))
         try:
             record = open_record(path, lead)
-            analysis = analyze_record(record, model, config=config, events=EventLog(settings=model.episodes),
-                                      progress=on_windows)
+            analysis = analyze_record(record, model, config=config, progress=on_windows)  # bundle's episodes
         except (RecordError, AnalysisError, OSError, ValueError) as exc:
             log.warning("skipping record %s: %s", path, exc)
             skipped.append({"record": str(path), "error": f"{type(exc).__name__}: {exc}"})

@@ -26,9 +26,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.headless import machine  # noqa: E402
-from training import evaluate  # noqa: E402
-from training.rhythm_head import choose_episodes, holter_folds  # noqa: E402
-from training.rhythm_stage import HOP, MODEL_FS, WINDOW, collect_streams  # noqa: E402
+from training.rhythm_head import choose_episodes, fit_logistic, holter_folds  # noqa: E402
+from training.rhythm_stage import (  # noqa: E402
+    HOP,
+    MODEL_FS,
+    WINDOW,
+    cinc_cross_fit,
+    collect_streams,
+    holter_out_of_fold,
+    record_metrics,
+)
 
 
 def bundle_streams(model_path: Path, data: Path, holter: Path, nstdb: Path) -> tuple:
@@ -67,26 +74,22 @@ def columns(s, use, rows=slice(None)) -> np.ndarray:
     return np.hstack([parts[u][rows] for u in use]).astype(np.float64)
 
 
-def fit(sets, use):
-    from sklearn.linear_model import LogisticRegression
+def fitter(use):
+    """A rhythm_stage Fit on the columns `use` of the head's inputs."""
+    def fit(sets):
+        x = np.vstack([columns(s, use, rows) for s, rows, _ in sets])
+        y = np.concatenate([s.labels[rows] for s, rows, _ in sets])
+        w = np.concatenate([np.full(len(s.labels[rows]), weight) for s, rows, weight in sets])
+        mean, std, clf = fit_logistic(x, y, w)
 
-    x = np.vstack([columns(s, use, r) for s, r in sets])
-    y = np.concatenate([s.labels[r] for s, r in sets])
-    mean, std = x.mean(0), np.maximum(x.std(0), 1e-6)
-    clf = LogisticRegression(max_iter=5000, class_weight="balanced").fit((x - mean) / std, y)
+        def predict(s):
+            out = np.zeros((len(s.labels), 4))
+            out[:, clf.classes_] = clf.predict_proba((columns(s, use) - mean) / std)
+            return out
 
-    def predict(s):
-        p = clf.predict_proba((columns(s, use) - mean) / std)
-        out = np.zeros((len(p), 4))
-        out[:, clf.classes_] = p
-        return out
+        return predict
 
-    return predict
-
-
-def record_probs(probs):
-    out = np.stack([np.exp(np.log(np.clip(p, 1e-6, 1.0)).mean(0)) for p in probs])
-    return out / out.sum(1, keepdims=True)
+    return fit
 
 
 def main() -> int:
@@ -101,15 +104,13 @@ def main() -> int:
     cinc, streams, noisy, holters = bundle_streams(Path(args.model), Path(args.data), Path(args.holter),
                                                    Path(args.nstdb))
     folds = holter_folds(holters)
-    y = np.array([s.labels[0] for s in cinc])
-    order = np.random.default_rng(12).permutation(len(cinc))
-    halves = [order[::2], order[1::2]]
     every = np.s_[::3]
+    base_sets = [(s, slice(None), 1.0) for s in cinc]
     rows = {}
 
     base = {n: np.exp(s.logp) for n, s in streams.items()}
     _, cv = choose_episodes(base, streams, holters, folds, WINDOW, HOP, MODEL_FS)
-    m = evaluate.metrics(y, record_probs([np.exp(s.logp) for s in cinc]))
+    m = record_metrics(cinc, [np.exp(s.logp) for s in cinc])
     rows["DACL head only (no rhythm context, no Holter data)"] = {
         "holter_nested": {k: cv["nested"][k] for k in KEYS},
         "cinc": {k: m[k] for k in ("auroc_af", "auroc_macro", "f1_challenge")}}
@@ -117,22 +118,14 @@ def main() -> int:
         def holter_sets(names, with_holter=with_holter):
             if not with_holter:
                 return []
-            return [(streams[n], every) for n in names] + \
-                [(noisy[n], slice(None)) for n in names if n in noisy]
+            return [(streams[n], every, 1.0) for n in names] + \
+                [(noisy[n], slice(None), 1.0) for n in names if n in noisy]
 
-        oof = {}
-        for fold in folds:
-            train_sets = [(s, slice(None)) for s in cinc] + holter_sets([n for n in streams if n not in fold])
-            predict = fit(train_sets, use)
-            for n in fold:
-                oof[n] = predict(streams[n])
+        fit = fitter(use)
+        oof = holter_out_of_fold(fit, base_sets, holter_sets, streams, folds)
         _, cv = choose_episodes(oof, streams, holters, folds, WINDOW, HOP, MODEL_FS)
-        fused = [None] * len(cinc)
-        for a, b in ((0, 1), (1, 0)):
-            predict = fit([(cinc[i], slice(None)) for i in halves[a]] + holter_sets(list(streams)), use)
-            for i in halves[b]:
-                fused[i] = predict(cinc[i])
-        m = evaluate.metrics(y, record_probs(fused))
+        fused = cinc_cross_fit(fit, cinc, base_sets, holter_sets(list(streams)), np.random.default_rng(12))
+        m = record_metrics(cinc, fused)
         rows[name] = {"holter_nested": {k: cv["nested"][k] for k in KEYS},
                       "cinc": {k: m[k] for k in ("auroc_af", "auroc_macro", "f1_challenge")}}
         print(name, json.dumps(rows[name]), flush=True)

@@ -189,16 +189,6 @@ def expected_windows(n_samples: int, fs: float, model_fs: float, window: int, ho
     return 0 if produced < window else (produced - window) // hop + 1
 
 
-class _Collector:
-    """Scheduler subscriber keeping each window's outputs (one stream; the worker thread appends)."""
-
-    def __init__(self) -> None:
-        self.results: list[WindowResult] = []
-
-    def __call__(self, result: WindowResult) -> None:
-        self.results.append(result)
-
-
 def analysis_config(model: InferenceModel, max_batch: int = 64) -> SchedulerConfig:
     """The scheduler settings for whole-record analysis: the model's contract, back-pressure, big reads."""
     return SchedulerConfig(fs=model.fs, window=model.window, hop=model.hop, max_batch=max_batch,
@@ -226,8 +216,8 @@ def analyze_record(
     events = events or EventLog(settings=getattr(model, "episodes", None))
     expected = expected_windows(record.n_samples, record.fs, config.fs, config.window, config.hop)
     scheduler = Scheduler(model, config)
-    collector = _Collector()
-    scheduler.subscribe(collector)
+    collected: list[WindowResult] = []  # every result: the worker thread appends, unbounded on purpose
+    scheduler.subscribe(collected.append)
     scheduler.subscribe(events)
     source = WfdbReplaySource(record, speed=None, loop=False, chunk=max(1, round(record.fs)))
     sid = scheduler.add_stream(source, name=record.name)
@@ -241,14 +231,14 @@ def analyze_record(
             if info.state == "ended" and scheduler.idle():
                 break
             if progress is not None:
-                progress(len(collector.results), expected)
+                progress(len(collected), expected)
             time.sleep(0.05)
     finally:
         scheduler.stop()
     wall = time.monotonic() - t0
     if progress is not None:
-        progress(len(collector.results), expected)
-    results = sorted(collector.results, key=lambda r: r.end_index)
+        progress(len(collected), expected)
+    results = sorted(collected, key=lambda r: r.end_index)
     stats = scheduler.stats()
     return RecordAnalysis(
         record=record,

@@ -610,10 +610,11 @@ class Scheduler:
     def _rhythm_features(self, batch: list[PendingWindow], rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Each window's RR features from its stream's tracker (windows of a stream arrive in order)."""
         bounds = np.searchsorted(rows, np.arange(len(batch) + 1))
+        with self._cond:
+            streams = {sid: self._streams.get(sid) for sid in {w.stream_id for w in batch}}
         out = []
         for i, w in enumerate(batch):
-            with self._cond:
-                stream = self._streams.get(w.stream_id)
+            stream = streams[w.stream_id]
             tracker = stream.rhythm if stream is not None else None
             if tracker is None:
                 tracker = RhythmTracker(self.config.fs, self.config.window, **self._rhythm_context)

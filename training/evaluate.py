@@ -14,9 +14,10 @@ import numpy as np
 from training.dataset import CLASSES, WINDOW, eval_windows
 
 
-def aggregate_records(window_probs: np.ndarray, record: np.ndarray, n_records: int) -> np.ndarray:
-    """(R, C) record probabilities: softmax(mean over the record's windows of log p)."""
-    logp = np.log(np.clip(window_probs, 1e-7, 1.0))
+def aggregate_records(window_probs: np.ndarray, record: np.ndarray, n_records: int,
+                      floor: float = 1e-7) -> np.ndarray:
+    """(R, C) record probabilities: softmax(mean over the record's windows of log max(p, floor))."""
+    logp = np.log(np.clip(window_probs, floor, 1.0))
     sums = np.zeros((n_records, window_probs.shape[1]))
     np.add.at(sums, record, logp)
     counts = np.bincount(record, minlength=n_records)[:, None]

@@ -107,11 +107,23 @@ class FusedRhythmHead(nn.Module):
         return torch.softmax(self.linear(x), dim=1)
 
 
-def fit_head(model, sets: Sequence[tuple[StreamWindows, slice | np.ndarray, float]], c: float = 1.0
-             ) -> FusedRhythmHead:
-    """Fit the fused head on (windows, rows, weight) sets; class-balanced, deterministic (lbfgs)."""
+Sets = Sequence[tuple[StreamWindows, slice | np.ndarray, float]]  # (windows, rows, sample weight)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, c: float = 1.0):
+    """Class-balanced multinomial logistic regression on standardised x (lbfgs, deterministic).
+
+    Returns (mean, std, classifier): the classifier takes (x - mean) / std.
+    """
     from sklearn.linear_model import LogisticRegression
 
+    mean, std = x.mean(0), np.maximum(x.std(0), 1e-6)
+    clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
+    return mean, std, clf.fit((x - mean) / std, y, sample_weight=w)
+
+
+def fit_head(model, sets: Sets, c: float = 1.0) -> FusedRhythmHead:
+    """Fit the fused head on (windows, rows, weight) sets."""
     x = np.vstack([s.inputs(rows) for s, rows, _ in sets])
     y = np.concatenate([s.labels[rows] for s, rows, _ in sets])
     w = np.concatenate([np.full(len(s.labels[rows]), weight) for s, rows, weight in sets])
@@ -121,9 +133,7 @@ def fit_head(model, sets: Sequence[tuple[StreamWindows, slice | np.ndarray, floa
     if len(present) < N_CLASSES:  # small data (tests): a class never seen gets probability ~0
         log.warning("rhythm head: no training window of class(es) %s",
                     sorted(set(range(N_CLASSES)) - set(present)))
-    mean, std = x.mean(0), np.maximum(x.std(0), 1e-6)
-    clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
-    clf.fit((x - mean) / std, y, sample_weight=w)
+    mean, std, clf = fit_logistic(x, y, w, c)
     coef, bias = clf.coef_, clf.intercept_
     if len(present) == 2:  # binary: sklearn keeps one row, the logit of the second class against the first
         coef, bias = np.vstack([np.zeros_like(coef), coef]), np.r_[0.0, bias]

@@ -28,6 +28,7 @@ from core.rhythm import CONTEXT_S, GUARD_S, RHYTHM_FEATURES
 from training import evaluate, features, mitbih, noise
 from training.rhythm_head import (
     Holter,
+    Sets,
     StreamWindows,
     choose_episodes,
     fit_head,
@@ -51,9 +52,41 @@ def default_folder(data: Path, name: str) -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def _record_probs(probs: list[np.ndarray]) -> np.ndarray:
-    out = np.stack([np.exp(np.log(np.clip(p, 1e-6, 1.0)).mean(0)) for p in probs])
-    return out / out.sum(1, keepdims=True)
+Fit = Callable[[Sets], Callable[[StreamWindows], np.ndarray]]  # training sets → window probabilities
+
+
+def holter_out_of_fold(fit: Fit, base_sets: Sets, holter_sets: Callable[[list[str]], Sets],
+                       streams: dict[str, StreamWindows], folds: list[list[str]],
+                       progress: Callable[[str, int, int], None] = lambda *a: None) -> dict[str, np.ndarray]:
+    """Each Holter record's window probabilities from a fit without its fold's records."""
+    oof = {}
+    for k, fold in enumerate(folds):
+        predict = fit([*base_sets, *holter_sets([n for n in streams if n not in fold])])
+        for n in fold:
+            oof[n] = predict(streams[n])
+        progress("rhythm CV", k + 1, len(folds))
+    return oof
+
+
+def cinc_cross_fit(fit: Fit, cinc_streams: list[StreamWindows], base_sets: Sets, extra_sets: Sets,
+                   rng: np.random.Generator) -> list[np.ndarray]:
+    """CinC window probabilities by two-fold cross-fitting over the records (`extra_sets` in each fit)."""
+    order = rng.permutation(len(cinc_streams))
+    halves = [order[::2], order[1::2]]
+    probs: list = [None] * len(cinc_streams)
+    for a, b in ((0, 1), (1, 0)):
+        predict = fit([*(base_sets[i] for i in halves[a]), *extra_sets])
+        for i in halves[b]:
+            probs[i] = predict(cinc_streams[i])
+    return probs
+
+
+def record_metrics(cinc_streams: list[StreamWindows], probs: list[np.ndarray]) -> dict:
+    """CinC record metrics from window probabilities, aggregated as `evaluate` does."""
+    record = np.repeat(np.arange(len(probs)), [len(p) for p in probs])
+    # floor 1e-6: the rhythm head's figures in the shipped manifest were computed with it
+    agg = evaluate.aggregate_records(np.concatenate(probs), record, len(probs), floor=1e-6)
+    return evaluate.metrics(np.array([s.labels[0] for s in cinc_streams]), agg)
 
 
 def collect_streams(dacl, cinc: list[tuple[str, int, np.ndarray]], holter_dir: Path,
@@ -126,28 +159,21 @@ def train_rhythm_head(model, params: features.ScatteringParams, cinc: list[tuple
         return [(streams[n], every, 1.0) for n in names] + \
             [(noisy[n], slice(None), 1.0) for n in names if n in noisy]  # noisy copies: already strided
 
+    def fit(sets: Sets) -> Callable[[StreamWindows], np.ndarray]:
+        head = fit_head(model, sets)
+        return lambda s: head_probs(head, s)
+
     folds = holter_folds(holters)
-    oof = {}
-    for k, fold in enumerate(folds):
-        head_k = fit_head(model, base_sets + holter_sets([n for n in streams if n not in fold]))
-        for n in fold:
-            oof[n] = head_probs(head_k, streams[n])
-        progress("rhythm CV", k + 1, len(folds))
+    oof = holter_out_of_fold(fit, base_sets, holter_sets, streams, folds, progress)
     settings, cv = choose_episodes(oof, streams, holters, folds, WINDOW, HOP, MODEL_FS)
     baseline = {n: np.exp(s.logp) for n, s in streams.items()}
     _, cv_dacl_only = choose_episodes(baseline, streams, holters, folds, WINDOW, HOP, MODEL_FS)
 
     # CinC: two-fold cross-fitting on the validation records, against the DACL head on the same windows
-    order = np.random.default_rng([seed, 12]).permutation(len(cinc_streams))
-    halves = [order[::2], order[1::2]]
-    fused = [None] * len(cinc_streams)
-    for a, b in ((0, 1), (1, 0)):
-        head_ab = fit_head(model, [base_sets[i] for i in halves[a]] + holter_sets(list(streams)))
-        for i in halves[b]:
-            fused[i] = head_probs(head_ab, cinc_streams[i])
-    y = np.array([s.labels[0] for s in cinc_streams])
-    cinc_fused = evaluate.metrics(y, _record_probs(fused))
-    cinc_dacl = evaluate.metrics(y, _record_probs([np.exp(s.logp) for s in cinc_streams]))
+    fused = cinc_cross_fit(fit, cinc_streams, base_sets, holter_sets(list(streams)),
+                           np.random.default_rng([seed, 12]))
+    cinc_fused = record_metrics(cinc_streams, fused)
+    cinc_dacl = record_metrics(cinc_streams, [np.exp(s.logp) for s in cinc_streams])
 
     head = fit_head(model, base_sets + holter_sets(list(streams)))
     progress("rhythm CV", len(folds), len(folds))
