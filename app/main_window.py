@@ -17,11 +17,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from app import theme
 from app.settings import MonitorSettings
+from app.widgets.alarm import SILENCE_CHOICES_S, AlarmBanner, silence_label
 from app.widgets.bed_grid import BedGrid
 from app.widgets.confidence import ConfidenceBars, ConfidenceHistory
 from app.widgets.status import MonitorStatusBar
-from app.widgets.trajectory import TrajectoryPlot
-from app.widgets.vitals import RHYTHM_TEXT, AlarmBanner, EventList, VitalsPanel
+from app.widgets.trajectory import ClassLegend, TrajectoryPlot
+from app.widgets.vitals import RHYTHM_TEXT, EventList, VitalsPanel
 from app.widgets.waveform import WaveformPlot
 from core.events import EpisodeDetector, RhythmEvent
 from core.results import CLASS_CODES, StreamStatus, WindowResult
@@ -47,7 +48,8 @@ class BedState:
     in_af: bool = False
 
 
-def _panel(title: str, body: QtWidgets.QWidget) -> QtWidgets.QFrame:
+def _panel(title: str, body: QtWidgets.QWidget, header: QtWidgets.QWidget | None = None) -> QtWidgets.QFrame:
+    """A titled panel; `header` (a legend, a figure) sits on the title's row, outside the body."""
     frame = QtWidgets.QFrame()
     frame.setObjectName("panel")
     layout = QtWidgets.QVBoxLayout(frame)
@@ -55,7 +57,11 @@ def _panel(title: str, body: QtWidgets.QWidget) -> QtWidgets.QFrame:
     layout.setSpacing(2)
     label = QtWidgets.QLabel(title)
     label.setObjectName("title")
-    layout.addWidget(label)
+    top = QtWidgets.QHBoxLayout()
+    top.addWidget(label)
+    if header is not None:
+        top.addWidget(header, 1)
+    layout.addLayout(top)
     layout.addWidget(body, 1)
     frame.title_label = label
     return frame
@@ -74,6 +80,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.results_seen = 0
         self._last_status = 0.0
         self._error_dialog: QtWidgets.QMessageBox | None = None
+        self._alarm_bed: int | None = None  # the bed whose episode raised the alarm banner last
         self.setWindowTitle("DACL Monitor")
         self.setStyleSheet(theme.STYLE_SHEET)
         self.resize(*DEFAULT_SIZE)
@@ -101,12 +108,14 @@ class MainWindow(QtWidgets.QMainWindow):
         grid.setContentsMargins(6, 6, 6, 6)
         grid.setSpacing(6)
         self.alarm = AlarmBanner()
+        self.alarm.acknowledged.connect(self._on_alarm_acknowledged)
         self.waveform = WaveformPlot(fs=self.session.fs)
         self.waveform_panel = _panel("ECG", self.waveform)
         self.vitals = VitalsPanel()
         self.bars = ConfidenceBars()
         self.history = ConfidenceHistory(fs=self.session.fs)
         self.trajectory = TrajectoryPlot()
+        self.trajectory_legend = ClassLegend()
         self.event_list = EventList()
         right = QtWidgets.QVBoxLayout()
         right.setSpacing(6)
@@ -116,7 +125,7 @@ class MainWindow(QtWidgets.QMainWindow):
         grid.addWidget(self.waveform_panel, 1, 0, 1, 2)
         grid.addLayout(right, 1, 2)
         grid.addWidget(_panel("CLASS HISTORY · LAST 60 s", self.history), 2, 0)
-        grid.addWidget(_panel("LATENT TRAJECTORY", self.trajectory), 2, 1)
+        grid.addWidget(_panel("LATENT TRAJECTORY", self.trajectory, self.trajectory_legend), 2, 1)
         grid.addWidget(_panel("EVENTS", self.event_list), 2, 2)
         grid.setColumnStretch(0, 5)
         grid.setColumnStretch(1, 4)
@@ -154,6 +163,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.beds_action = action("All beds", self.show_grid, "B")
         self.escape_action = action("Back to all beds", self.show_grid, "Esc")
         self.quit_action = action("Quit", self.close, "Ctrl+Q")
+        self.ack_action = action("Acknowledge AF alarm", self.alarm.acknowledge, "A")
+        self.silence_actions = {
+            seconds: action(f"Silence AF alarms {silence_label(seconds)}",
+                            lambda _=False, s=seconds: self.alarm.silence(s), key)
+            for seconds, key in zip(SILENCE_CHOICES_S, ("M", "Shift+M", "Ctrl+M"), strict=True)}
+        self.end_silence_action = action("End silence", self.alarm.end_silence)
+        alarms = self.menuBar().addMenu("&Alarms")
+        for act in (self.ack_action, *self.silence_actions.values(), self.end_silence_action):
+            alarms.addAction(act)
         for act in (self.open_action, self.lsl_action, None, self.play_action, *self.speed_actions.values(),
                     self.loop_action, None, self.grid_action, self.sweep_action, self.beds_action):
             bar.addSeparator() if act is None else bar.addAction(act)
@@ -220,6 +238,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.grid.remove_bed(stream_id)
         self.beds.clear()
         self.selected = None
+        self._alarm_bed = None
+        self.alarm.reset()  # a new patient: no alarm, no silence carried over
         self._clear_detail()
         self.pages.setCurrentIndex(0)
 
@@ -305,7 +325,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.vitals.set_heart_rate(float("nan"))
         self.vitals.set_rhythm(None)
         self.event_list.clear()
-        self.alarm.hide()
 
     # ----------------------------------------------------------------- frame loop
     def on_frame(self) -> None:
@@ -390,9 +409,36 @@ class MainWindow(QtWidgets.QMainWindow):
         if bed.stream_id == self.selected:
             self.event_list.add_event(text, CLASS_CODES.index(event.rhythm) if event.kind == "start" else 0)
         if event.kind == "start":
-            self.alarm.raise_alarm(f"⚠  AF ALARM · {bed.title} · atrial fibrillation since t = {t:.0f} s")
+            self._alarm_bed = bed.stream_id
+            self.alarm.raise_alarm(f"⚠  AF ALARM · {bed.title} · atrial fibrillation since t = {t:.0f} s",
+                                   bed.title)
         elif not any(b.in_af for b in self.beds.values()):
-            self.alarm.hide()
+            self.alarm.clear_alarm()
+
+    def _on_alarm_acknowledged(self, seconds: float) -> None:
+        """Log who was alarming, where in the record, when, and for how long it was silenced."""
+        bed = self.beds.get(self._alarm_bed) if self.alarm.active and self._alarm_bed is not None else None
+        now = self.alarm.wall()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+        if seconds > 0:
+            until = time.strftime("%H:%M:%S", time.localtime(now + seconds))
+            what = f"silenced for {silence_label(seconds)} (until {until})"
+        else:
+            what = "acknowledged"
+        signal_t = bed.results[-1].end_index / self.session.fs if bed and bed.results else float("nan")
+        log.warning("AF alarm %s: bed %r, record %s, at %s, signal t = %.0f s, duration %.0f s", what,
+                    bed.title if bed else "no alarm active", self._record_name(bed.stream_id) if bed else "-",
+                    stamp, signal_t, seconds)
+        for target in [bed] if bed else self.beds.values():
+            target.events.append(f"{time.strftime('%H:%M:%S', time.localtime(now))}  AF alarm {what}")
+            if target.stream_id == self.selected:
+                self.event_list.add_event(target.events[-1])
+
+    def _record_name(self, stream_id: int) -> str:
+        """The replayed record's name, or the source's name (LSL)."""
+        source = self.session.sources.get(stream_id)
+        record = getattr(source, "record", None)
+        return record.name if record is not None else str(getattr(source, "name", f"stream {stream_id}"))
 
     def on_status(self, status: StreamStatus) -> None:
         """A stream changed state: faults and stalls are shown as errors, an end as a message."""

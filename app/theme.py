@@ -35,6 +35,9 @@ QComboBox, QLineEdit, QPushButton {{ background: #16202a; color: {TEXT}; border:
     padding: 3px 6px; border-radius: 3px; }}
 QPushButton:hover {{ background: #1f2d3a; }}
 QDialog {{ background: {PANEL}; }}
+QMenuBar {{ background: {PANEL}; color: {TEXT}; }}
+QMenuBar::item:selected, QMenu::item:selected {{ background: #1d3b2a; color: {ECG_GREEN}; }}
+QMenu {{ background: {PANEL}; color: {TEXT}; border: 1px solid {PANEL_BORDER}; }}
 """
 
 

@@ -1,13 +1,35 @@
-"""Latent trajectory: the bundle's training reference cloud by class, a fading trail, the current point."""
+"""Latent trajectory: the bundle's training reference cloud by class, a fading trail, the current point.
+
+The class legend is a row of labels outside the plot (`ClassLegend`): a legend drawn inside the view
+sat on the Normal cluster and hid the current point whenever the model called Normal.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from app import theme
 from core.results import CLASS_NAMES
+
+
+class ClassLegend(QtWidgets.QWidget):
+    """One coloured label per class, in a row; placed beside the plot, never over it."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        row = QtWidgets.QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(10)
+        row.addStretch(1)
+        self.labels: list[QtWidgets.QLabel] = []
+        for i, name in enumerate(CLASS_NAMES):
+            label = QtWidgets.QLabel(f"● {name}")
+            label.setStyleSheet(f"color: {theme.CLASS_COLORS[i]}; font-size: 11px;")
+            label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+            row.addWidget(label)
+            self.labels.append(label)
 
 
 class TrajectoryPlot(pg.PlotWidget):
@@ -26,8 +48,6 @@ class TrajectoryPlot(pg.PlotWidget):
         plot.hideAxis("left")
         plot.hideAxis("bottom")
         plot.setAspectLocked(False)
-        self.legend = plot.addLegend(offset=(6, 6), labelTextColor=theme.TEXT_DIM, labelTextSize="8pt",
-                                     brush=pg.mkBrush(13, 19, 24, 200))
         self.clouds = []
         for i, name in enumerate(CLASS_NAMES):
             color = QtGui.QColor(theme.CLASS_COLORS[i])

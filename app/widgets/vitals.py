@@ -1,4 +1,4 @@
-"""Heart rate, the current rhythm, the AF alarm banner and the event list of one stream."""
+"""Heart rate, the current rhythm and the event list of one stream (the alarm banner: app.widgets.alarm)."""
 
 from __future__ import annotations
 
@@ -55,27 +55,6 @@ class VitalsPanel(QtWidgets.QFrame):
         self.rhythm_label.setText(f"{RHYTHM_TEXT[cls]}  {100 * prob:.0f}%")
         self.rhythm_label.setStyleSheet(
             f"color: {theme.CLASS_COLORS[cls]}; font-size: 17px; font-weight: bold;")
-
-
-class AlarmBanner(QtWidgets.QLabel):
-    """A red banner raised when an AF episode starts; a click acknowledges (hides) it."""
-
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        self.setStyleSheet(f"background: {theme.ALARM_RED}; color: white; font-size: 20px; font-weight: bold;"
-                           " padding: 6px; border-radius: 4px;")
-        self.setToolTip("Click to acknowledge")
-        self.hide()
-
-    def raise_alarm(self, text: str) -> None:
-        """Show the banner with `text`."""
-        self.setText(text)
-        self.show()
-
-    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
-        """Acknowledge: hide until the next episode starts."""
-        self.hide()
 
 
 class EventList(QtWidgets.QListWidget):
