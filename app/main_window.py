@@ -11,11 +11,12 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app import theme
+from app import save, theme
 from app.settings import MonitorSettings
 from app.widgets.alarm import SILENCE_CHOICES_S, AlarmBanner, silence_label
 from app.widgets.bed_grid import BedGrid
@@ -24,7 +25,8 @@ from app.widgets.status import MonitorStatusBar
 from app.widgets.trajectory import ClassLegend, TrajectoryPlot
 from app.widgets.vitals import RHYTHM_TEXT, EventList, VitalsPanel
 from app.widgets.waveform import WaveformPlot
-from core.events import EpisodeDetector, RhythmEvent
+from core.events import EventLog, RhythmEvent
+from core.reference import StreamMap
 from core.results import CLASS_CODES, StreamStatus, WindowResult
 
 log = logging.getLogger(__name__)
@@ -38,14 +40,15 @@ HISTORY = 90  # results kept per bed to rebuild the detail view on selection
 
 @dataclass
 class BedState:
-    """What the window remembers of one stream: recent results, its AF detector and its events."""
+    """What the window remembers of one stream: recent results, its episode log and its event lines."""
 
     stream_id: int
     title: str
     results: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
-    detector: EpisodeDetector = field(default_factory=EpisodeDetector)
+    log: EventLog = field(default_factory=EventLog)  # the AF detector and every episode event (core.events)
     events: list[str] = field(default_factory=list)
     in_af: bool = False
+    first_end: int | None = None  # end index of the stream's first window (where saved annotations start)
 
 
 def _panel(title: str, body: QtWidgets.QWidget, header: QtWidgets.QWidget | None = None) -> QtWidgets.QFrame:
@@ -150,6 +153,13 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.open_action = action("Open record…", self.open_record_dialog, "O")
         self.lsl_action = action("LSL stream…", self.open_lsl_dialog, "L")
+        self.save_events_action = action("Save events CSV", self.save_events, "Ctrl+E")
+        self.save_annotations_action = action("Save rhythm annotations (WFDB)", self.save_annotations,
+                                              "Ctrl+Shift+A")
+        self.save_view_action = action("Save view PNG", self.save_view, "Ctrl+P")
+        self.save_view_action.setShortcuts([QtGui.QKeySequence("Ctrl+P"), QtGui.QKeySequence("Ctrl+Shift+S")])
+        self.save_all_action = action("Save events, annotations and view", self.save_all, "Ctrl+S")
+        self.save_folder_action = action("Save folder…", self.choose_save_folder)
         self.play_action = action("Pause", self.toggle_pause, "Space")
         self.speed_group = QtGui.QActionGroup(self)
         self.speed_actions = {}
@@ -169,6 +179,11 @@ class MainWindow(QtWidgets.QMainWindow):
                             lambda _=False, s=seconds: self.alarm.silence(s), key)
             for seconds, key in zip(SILENCE_CHOICES_S, ("M", "Shift+M", "Ctrl+M"), strict=True)}
         self.end_silence_action = action("End silence", self.alarm.end_silence)
+        files = self.menuBar().addMenu("&File")
+        for act in (self.open_action, self.lsl_action, None, self.save_events_action,
+                    self.save_annotations_action, self.save_view_action, self.save_all_action,
+                    self.save_folder_action, None, self.quit_action):
+            files.addSeparator() if act is None else files.addAction(act)
         alarms = self.menuBar().addMenu("&Alarms")
         for act in (self.ack_action, *self.silence_actions.values(), self.end_silence_action):
             alarms.addAction(act)
@@ -183,8 +198,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # ----------------------------------------------------------------- sources
     def add_stream(self, stream_id: int, title: str) -> None:
         """Register a stream the session has started: a bed state, a grid panel, maybe the detail view."""
-        self.beds[stream_id] = BedState(stream_id, title,
-                                        detector=EpisodeDetector(settings=self.session.model.episodes))
+        self.beds[stream_id] = BedState(stream_id, title, log=EventLog(settings=self.session.model.episodes))
         self.beds[stream_id].events.append(f"{time.strftime('%H:%M:%S')}  {title}: monitoring started "
                                            f"({self.session.describe(stream_id)})")
         self.grid.add_bed(stream_id, title, self.session.fs)
@@ -362,8 +376,9 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.results_seen += 1
         bed.results.append(result)
-        alarm = result.probs if result.rhythm_probs is None else result.rhythm_probs
-        event = bed.detector.update(result.stream_id, alarm, result.end_index, result.done_time)
+        if bed.first_end is None:
+            bed.first_end = result.end_index
+        event = bed.log(result)  # follows rhythm_probs when the model has a rhythm head, else probs
         if event is not None:
             self._on_event(bed, event)
         panel = self.grid.panels.get(result.stream_id)
@@ -460,6 +475,75 @@ class MainWindow(QtWidgets.QMainWindow):
                 bed.events.append(f"{time.strftime('%H:%M:%S')}  {title}: record ended")
                 if status.stream_id == self.selected:
                     self.event_list.add_event(bed.events[-1])
+
+    # ----------------------------------------------------------------- saving (File menu)
+    def _save_target(self) -> BedState | None:
+        bed = self.beds.get(self.selected) if self.selected is not None else None
+        if bed is None:
+            self.show_error("Nothing to save: no bed is selected (open a record first)", dialog=False)
+        return bed
+
+    def _saved(self, what: str, path: Path, note: str = "") -> Path:
+        log.info("saved %s: %s", what, path)
+        self.status.clear_error()
+        self.status.showMessage(f"saved {what}: {path}{note}", 10000)
+        return path
+
+    def save_events(self) -> Path | None:
+        """Write the selected bed's episode events as CSV (Ctrl+E)."""
+        bed = self._save_target()
+        if bed is None:
+            return None
+        try:
+            path = save.save_events_csv(bed.log, self._record_name(bed.stream_id), self.settings.save_dir)
+        except save.SaveError as exc:
+            self.show_error(f"Events not saved: {exc}", dialog=False)
+            return None
+        return self._saved(f"{len(bed.log.events)} events", path)
+
+    def save_annotations(self) -> Path | None:
+        """Write the selected bed's AF episodes as WFDB rhythm annotations (Ctrl+Shift+A)."""
+        bed = self._save_target()
+        if bed is None:
+            return None
+        if bed.first_end is None:
+            self.show_error(f"Annotations not saved: {bed.title} has no results yet", dialog=False)
+            return None
+        record = getattr(self.session.sources.get(bed.stream_id), "record", None)
+        if record is not None:  # a replay: the record's own sample numbers
+            smap = StreamMap(float(record.fs), self.session.fs, record.n_samples)
+        else:  # a live stream: its own samples at the model rate
+            smap = StreamMap(self.session.fs, self.session.fs, 2**62)
+        lag = bed.log.settings.onset_lag(self.session.config.window, self.session.config.hop)
+        try:
+            path, later = save.save_annotations(bed.log, bed.stream_id, self._record_name(bed.stream_id),
+                                                self.settings.save_dir, smap, lag, bed.first_end)
+        except save.SaveError as exc:
+            self.show_error(f"Annotations not saved: {exc}", dialog=False)
+            return None
+        note = f" ({later} events after the record's first pass left out)" if later else ""
+        return self._saved("rhythm annotations", path, note)
+
+    def save_view(self) -> Path | None:
+        """Write a PNG of the window as it is now (Ctrl+P, Ctrl+Shift+S)."""
+        name = self._record_name(self.selected) if self.selected is not None else "monitor"
+        try:
+            path = save.save_png(self, name, self.settings.save_dir)
+        except save.SaveError as exc:
+            self.show_error(f"Picture not saved: {exc}", dialog=False)
+            return None
+        return self._saved("view", path)
+
+    def save_all(self) -> list[Path]:
+        """Events, annotations and the picture at once (Ctrl+S)."""
+        return [p for p in (self.save_events(), self.save_annotations(), self.save_view()) if p is not None]
+
+    def choose_save_folder(self) -> None:
+        """Pick the folder File ▸ Save writes to."""
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Save folder", self.settings.save_dir)
+        if folder:
+            self.settings.save_dir = folder
+            self.status.showMessage(f"saving to {folder}", 8000)
 
     # ----------------------------------------------------------------- status / errors
     def _show_model(self) -> None:

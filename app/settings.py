@@ -1,9 +1,12 @@
-"""What the monitor remembers between runs (QSettings): last record and lead, speed, loop, grid, geometry."""
+"""What the monitor remembers between runs (QSettings): record, lead, speed, loop, grid, save folder, size."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6 import QtCore
 
+DEFAULT_SAVE_DIR = Path.home() / "dacl-monitor"
 ORGANIZATION = "DACL"
 APPLICATION = "dacl-monitor"
 
@@ -74,6 +77,15 @@ class MonitorSettings:
     @grid.setter
     def grid(self, value: bool) -> None:
         self._qs.setValue("grid", bool(value))
+
+    @property
+    def save_dir(self) -> str:
+        """Where File ▸ Save writes events, annotations and pictures."""
+        return self._get("save_dir", str(DEFAULT_SAVE_DIR), str)
+
+    @save_dir.setter
+    def save_dir(self, value: str) -> None:
+        self._qs.setValue("save_dir", str(value))
 
     @property
     def geometry(self) -> QtCore.QByteArray | None:
