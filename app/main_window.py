@@ -21,12 +21,13 @@ from app.settings import MonitorSettings
 from app.widgets.alarm import SILENCE_CHOICES_S, AlarmBanner, silence_label
 from app.widgets.bed_grid import BedGrid
 from app.widgets.confidence import ConfidenceBars, ConfidenceHistory
+from app.widgets.reference import ReferenceLine
 from app.widgets.status import MonitorStatusBar
 from app.widgets.trajectory import ClassLegend, TrajectoryPlot
 from app.widgets.vitals import RHYTHM_TEXT, EventList, VitalsPanel
 from app.widgets.waveform import WaveformPlot
 from core.events import EventLog, RhythmEvent
-from core.reference import StreamMap
+from core.reference import ReferenceTrack, StreamMap
 from core.results import CLASS_CODES, StreamStatus, WindowResult
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class BedState:
     events: list[str] = field(default_factory=list)
     in_af: bool = False
     first_end: int | None = None  # end index of the stream's first window (where saved annotations start)
+    reference: ReferenceTrack | None = None  # the replayed record's reference annotations, when it has them
 
 
 def _panel(title: str, body: QtWidgets.QWidget, header: QtWidgets.QWidget | None = None) -> QtWidgets.QFrame:
@@ -117,6 +119,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.vitals = VitalsPanel()
         self.bars = ConfidenceBars()
         self.history = ConfidenceHistory(fs=self.session.fs)
+        self.reference_line = ReferenceLine()
+        history_box = QtWidgets.QWidget()
+        history_layout = QtWidgets.QVBoxLayout(history_box)
+        history_layout.setContentsMargins(0, 0, 0, 0)
+        history_layout.setSpacing(2)
+        history_layout.addWidget(self.history, 1)
+        history_layout.addWidget(self.reference_line)
         self.trajectory = TrajectoryPlot()
         self.trajectory_legend = ClassLegend()
         self.event_list = EventList()
@@ -127,7 +136,7 @@ class MainWindow(QtWidgets.QMainWindow):
         grid.addWidget(self.alarm, 0, 0, 1, 3)
         grid.addWidget(self.waveform_panel, 1, 0, 1, 2)
         grid.addLayout(right, 1, 2)
-        grid.addWidget(_panel("CLASS HISTORY · LAST 60 s", self.history), 2, 0)
+        grid.addWidget(_panel("CLASS HISTORY · LAST 60 s", history_box), 2, 0)
         grid.addWidget(_panel("LATENT TRAJECTORY", self.trajectory, self.trajectory_legend), 2, 1)
         grid.addWidget(_panel("EVENTS", self.event_list), 2, 2)
         grid.setColumnStretch(0, 5)
@@ -201,12 +210,31 @@ class MainWindow(QtWidgets.QMainWindow):
         self.beds[stream_id] = BedState(stream_id, title, log=EventLog(settings=self.session.model.episodes))
         self.beds[stream_id].events.append(f"{time.strftime('%H:%M:%S')}  {title}: monitoring started "
                                            f"({self.session.describe(stream_id)})")
+        self._load_reference(self.beds[stream_id])
         self.grid.add_bed(stream_id, title, self.session.fs)
         if self.selected is None or len(self.beds) == 1:
             self.select_bed(stream_id)
         if len(self.beds) > 1 and len(self.beds) == len(self.grid.panels) and self.pages.currentIndex() == 0:
             self.show_grid()
         self._update_source_field()
+
+    def _load_reference(self, bed: BedState) -> None:
+        """Read the replayed record's reference annotations for the strip, beat labels and agreement."""
+        record = getattr(self.session.sources.get(bed.stream_id), "record", None)
+        if record is None:
+            return  # a live stream: no reference
+        if record.annotations is None:
+            self.status.showMessage(f"{record.name}: no reference annotations (.atr) - no reference strip, "
+                                    "beat labels or agreement", 10000)
+            return
+        try:
+            bed.reference = ReferenceTrack(record, self.session.fs)
+        except Exception as exc:  # noqa: BLE001 - a bad annotation file must not stop the replay
+            self.show_error(f"{record.name}: reference annotations not usable: {exc}", dialog=False)
+            return
+        if not bed.reference.has_rhythm:
+            self.status.showMessage(f"{record.name}: its .{record.annotations.extension} annotations hold no "
+                                    "rhythm changes - beat labels only, no reference strip", 10000)
 
     def open_record(self, path: str, lead: str | int | None = None, replace: bool = True,
                     start_delay_s: float = 0.0) -> int | None:
@@ -325,6 +353,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.grid.highlight(stream_id)
         self._clear_detail()
         self.waveform_panel.title_label.setText(f"ECG · {bed.title.upper()} · mV")
+        self.waveform.set_reference(bed.reference)
+        self.history.show_reference(bed.reference is not None and bed.reference.has_rhythm)
         for i, result in enumerate(bed.results):
             self._show_result(result, redraw_bars=i == len(bed.results) - 1)
         for text in bed.events:
@@ -339,6 +369,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.vitals.set_heart_rate(float("nan"))
         self.vitals.set_rhythm(None)
         self.event_list.clear()
+        self.waveform.set_reference(None)
+        self.history.show_reference(False)
+        self.reference_line.hide()
 
     # ----------------------------------------------------------------- frame loop
     def on_frame(self) -> None:
@@ -402,6 +435,18 @@ class MainWindow(QtWidgets.QMainWindow):
                                    f"{result.latency_ms:.0f} ms{flags}")
         self.history.add(result.end_index, result.probs)
         self.trajectory.add_point(result.trajectory, cls)
+        bed = self.beds.get(result.stream_id)
+        if redraw_bars and bed is not None and bed.reference is not None and bed.reference.has_rhythm:
+            self._show_reference(bed, result.end_index)
+
+    def _show_reference(self, bed: BedState, end: int) -> None:
+        """The reference strip over the history's seconds, and the AF agreement so far."""
+        fs = self.session.fs
+        x0, x1, classes = bed.reference.strip(end - int(self.history.seconds * fs), end)
+        self.history.set_reference((x0 - end) / fs, (x1 - end) / fs, classes)
+        lag = bed.log.settings.onset_lag(self.session.config.window, self.session.config.hop)
+        agreement = bed.reference.agreement(bed.log.stream_events(bed.stream_id), bed.first_end, end, lag)
+        self.reference_line.set_agreement(agreement.text())
 
     def _af_burden(self, result: WindowResult) -> float:
         """Share of this bed's windows of the last 60 s whose leading class is AF."""

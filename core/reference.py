@@ -126,13 +126,14 @@ class ReferenceTrack:
         """Whether the annotations hold rhythm changes ('+' with '(…' notes)."""
         return len(self.seg_rhythm) > 0
 
-    def _passes(self, lo: int, hi: int) -> range:
+    def _passes(self, lo: float, hi: float) -> range:
         n = self.map.n_samples
-        return range(max(0, lo // n), max(0, (hi - 1) // n) + 1)
+        return range(max(0, int(lo // n)), max(0, int(np.ceil(hi / n)) - 1) + 1)
 
     def strip(self, lo_index: int, hi_index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Reference rhythm over stream indices [lo, hi): (start index, end index, class) per piece, float."""
-        lo, hi = (int(v) for v in self.map.position([lo_index, hi_index]))
+        ratio = self.map.model_fs / self.map.record_fs
+        lo, hi = lo_index / ratio, hi_index / ratio  # unrounded, so the strip ends exactly at `hi_index`
         starts, ends, classes = [], [], []
         for k in self._passes(lo, hi):
             a = np.maximum(self.seg_start + k * self.map.n_samples, lo)
@@ -141,7 +142,6 @@ class ReferenceTrack:
             starts.append(a[keep])
             ends.append(b[keep])
             classes.append(self.seg_class[keep])
-        ratio = self.map.model_fs / self.map.record_fs
         if not starts:
             return np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
         return np.concatenate(starts) * ratio, np.concatenate(ends) * ratio, np.concatenate(classes)

@@ -1,4 +1,8 @@
-"""Class confidence: live bars for Normal / AF / Other / Noisy and a stacked history of the last 60 s."""
+"""Class confidence: live bars for Normal / AF / Other / Noisy and a stacked history of the last 60 s.
+
+Under the history, when the replayed record has rhythm annotations, a strip shows the reference rhythm
+over the same seconds (sinus, AF, other in the class colours), on the same time axis.
+"""
 
 from __future__ import annotations
 
@@ -66,6 +70,10 @@ class ConfidenceBars(QtWidgets.QWidget):
         p.end()
 
 
+REFERENCE_BAND = (-0.17, -0.05)  # y extent of the reference strip, under the stacked bars (0 ... 1)
+REFERENCE_CLASSES = 3  # sinus, AF, other (core.reference.rhythm_class)
+
+
 class ConfidenceHistory(pg.PlotWidget):
     """Stacked class probabilities of the last `seconds` of results, the newest ending at x = 0."""
 
@@ -91,6 +99,14 @@ class ConfidenceHistory(pg.PlotWidget):
             item = pg.BarGraphItem(x0=[], y0=[], width=1.0, height=[], brush=color, pen=None)
             plot.addItem(item)
             self._bars.append(item)
+        self._ref_bars: list[pg.BarGraphItem] = []
+        for i in range(REFERENCE_CLASSES):
+            item = pg.BarGraphItem(x0=[], y0=REFERENCE_BAND[0], width=[], height=np.diff(REFERENCE_BAND)[0],
+                                   brush=QtGui.QColor(theme.CLASS_COLORS[i]), pen=None)
+            plot.addItem(item)
+            self._ref_bars.append(item)
+        self.reference_segments = (np.empty(0), np.empty(0), np.empty(0, dtype=int))  # as last drawn
+        self.show_reference(False)
 
     @property
     def count(self) -> int:
@@ -102,6 +118,24 @@ class ConfidenceHistory(pg.PlotWidget):
         self._count = 0
         for item in self._bars:
             item.setOpts(x0=[], y0=[], height=[])
+        self.set_reference(np.empty(0), np.empty(0), np.empty(0, dtype=int))
+
+    def show_reference(self, on: bool) -> None:
+        """Make room for the reference strip under the bars (on) or give the bars the whole height."""
+        plot = self.getPlotItem()
+        plot.setYRange(REFERENCE_BAND[0] - 0.03 if on else 0, 1, padding=0)
+        ticks = [(0, "0"), (0.5, ".5"), (1, "1")]
+        plot.getAxis("left").setTicks([ticks + [(float(np.mean(REFERENCE_BAND)), "ref")] if on else ticks])
+        if not on:
+            self.set_reference(np.empty(0), np.empty(0), np.empty(0, dtype=int))
+
+    def set_reference(self, x0: np.ndarray, x1: np.ndarray, classes: np.ndarray) -> None:
+        """Draw reference rhythm pieces [x0, x1) in seconds (newest result at 0), class 0/1/2 each."""
+        self.reference_segments = (np.asarray(x0, float), np.asarray(x1, float), np.asarray(classes, int))
+        for i, item in enumerate(self._ref_bars):
+            sel = self.reference_segments[2] == i
+            item.setOpts(x0=self.reference_segments[0][sel],
+                         width=self.reference_segments[1][sel] - self.reference_segments[0][sel])
 
     def add(self, end_index: int, probs: np.ndarray) -> None:
         """Append one window's probabilities; older than `seconds` falls off the left."""

@@ -8,6 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from app import theme
+from app.widgets.reference import BeatLabels
 
 MINOR_S, MAJOR_S = 0.04, 0.2  # ECG paper: 1 mm = 40 ms, 5 mm = 200 ms at 25 mm/s
 MINOR_MV, MAJOR_MV = 0.1, 0.5  # 1 mm = 0.1 mV, 5 mm = 0.5 mV at 10 mm/mV
@@ -93,6 +94,9 @@ class SweepTrace:
         self._filled = 0
         self._y_range = (-1.0, 1.0)
         self._grid_on = not compact
+        self._since = 0  # first sample index drawn since the last clear
+        self.reference = None  # a core.reference.ReferenceTrack whose beats are labelled, or None
+        self.beat_labels: BeatLabels | None = None
 
         plot.setMenuEnabled(False)
         plot.hideButtons()
@@ -155,6 +159,17 @@ class SweepTrace:
         for item in self.segments:
             item.setVisible(False)
         self.scroll_curve.setData([], [])
+        if self.beat_labels is not None:
+            self.beat_labels.clear()
+
+    def set_reference(self, track) -> None:
+        """Label the beats of `track` (a core.reference.ReferenceTrack) where they are drawn; None: none."""
+        self.reference = track
+        if self.beat_labels is None:
+            if track is None:
+                return
+            self.beat_labels = BeatLabels(self.plot)
+        self.beat_labels.set_codes(track.symbols if track is not None else ())
 
     def displayed(self) -> tuple[np.ndarray, np.ndarray]:
         """(sample index, mV) of every point drawn now, for checks: what the trace shows, not the buffer."""
@@ -189,6 +204,8 @@ class SweepTrace:
         if new <= 0:
             return  # nothing new: no setData, no repaint
         previous = self._end
+        if previous == 0:
+            self._since = end - new
         self._y[np.arange(end - new, end) % self._n] = samples[len(samples) - new:]
         self._end = end
         self._filled = min(end, self._n)
@@ -201,6 +218,28 @@ class SweepTrace:
                                       skipFiniteCheck=True)
         if end // self._seg != previous // self._seg:  # re-check the scale about 4 times a second
             self._autorange(samples[len(samples) - min(len(samples), self._n):])
+        if self.reference is not None:
+            self._draw_labels()
+
+    def _draw_labels(self) -> None:
+        """Beat labels over the samples on screen (in sweep mode: not under the eraser gap, as the trace)."""
+        n, seg, end = self._n, self._seg, self._end
+        index, code = self.reference.beats(max(self._since, end - n), end)
+        if self.sweep:
+            count = len(self.segments)
+            cursor = end % n
+            current = cursor // seg
+            pos = index % n
+            part = pos // seg
+            gap = (current + 1) % count  # the hidden segment ahead of the cursor
+            fresh = index >= end - cursor  # drawn in this sweep, left of the cursor
+            keep = (part != gap) & (fresh | (part != current))  # old sweep: not in the cursor's segment
+            x = pos / self.fs
+        else:
+            keep = np.ones(len(index), dtype=bool)
+            x = (index - end) / self.fs
+        y0, y1 = self._y_range
+        self.beat_labels.show(index[keep], x[keep], code[keep], y1 - 0.07 * (y1 - y0))
 
     def _draw_sweep(self, previous: int, end: int) -> None:
         n, seg, count = self._n, self._seg, len(self.segments)
@@ -296,6 +335,10 @@ class WaveformPlot(pg.PlotWidget):
     def clear_signal(self) -> None:
         """Forget the trace."""
         self.trace.clear_signal()
+
+    def set_reference(self, track) -> None:
+        """Label a record's reference beats on the trace (None: no labels); see SweepTrace.set_reference."""
+        self.trace.set_reference(track)
 
     def set_signal(self, samples: np.ndarray, end_index: int, now: float | None = None) -> None:
         """Show the newest samples; see SweepTrace.set_signal."""
