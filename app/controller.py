@@ -143,11 +143,16 @@ class MonitorSession:
         return points, labels
 
     # ----------------------------------------------------------------- sources
-    def open_replay(self, path: str | Path, lead: str | int | None = None):
-        """A replay source for a record, paced by the session clock; raises when it cannot be read."""
+    def open_replay(self, path: str | Path, lead: str | int | None = None, annotation: str | None = "atr"):
+        """A replay source for a record, paced by the session clock; raises when it cannot be read.
+
+        `annotation` is the extension of the reference annotations to load with it (None: none).
+        """
+        from core.records import open_record
         from core.sources import WfdbReplaySource
 
-        return WfdbReplaySource(path, lead, speed=1.0, loop=self.loop, clock=self.clock)
+        record = open_record(path, lead, annotation=annotation)
+        return WfdbReplaySource(record, speed=1.0, loop=self.loop, clock=self.clock)
 
     def open_lsl(self, info):
         """An LSL inlet source for the stream a pylsl.StreamInfo describes (connects when added)."""

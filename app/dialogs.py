@@ -1,4 +1,4 @@
-"""Source dialogs: open a WFDB record (file + lead) and pick a discovered LSL stream."""
+"""Source dialogs: open a WFDB record (file, lead, reference annotations) and pick a discovered LSL stream."""
 
 from __future__ import annotations
 
@@ -21,6 +21,19 @@ def record_leads(path: str) -> list[str]:
     return [str(n) for n in (header.sig_name or [])]
 
 
+SIGNAL_SUFFIXES = {".hea", ".dat", ".mat", ".xyz", ".csv", ".txt", ".json", ".png", ".pdf"}
+
+
+def annotation_extensions(path: str) -> list[str]:
+    """Extensions of the files beside a record that may be its annotations ('atr', 'dacl', ...), sorted."""
+    base = Path(str(path)[:-4] if str(path).endswith(".hea") else str(path))
+    if not base.parent.is_dir():
+        return []
+    found = {p.suffix[1:] for p in base.parent.glob(f"{base.name}.*")
+             if p.suffix.lower() not in SIGNAL_SUFFIXES and p.is_file()}
+    return sorted(found, key=lambda e: (e != "atr", e))
+
+
 class OpenRecordDialog(QtWidgets.QDialog):
     """Choose a record file and one of its leads; `record_path`, `lead` and `add_bed` hold the choice."""
 
@@ -29,11 +42,14 @@ class OpenRecordDialog(QtWidgets.QDialog):
         self.setWindowTitle("Open WFDB record")
         self.record_path = ""
         self.lead: str | None = None
+        self.annotation: str | None = "atr"
         self.path_edit = QtWidgets.QLineEdit(start)
         self.path_edit.setPlaceholderText("record path (…/100 or …/100.hea) or physionet:mitdb/100")
         browse = QtWidgets.QPushButton("Browse…")
         browse.clicked.connect(self.browse)
         self.lead_box = QtWidgets.QComboBox()
+        self.annotation_box = QtWidgets.QComboBox()
+        self.annotation_box.setToolTip("Reference annotations shown beside the model (beats, rhythm strip)")
         self.message = QtWidgets.QLabel("")
         self.message.setWordWrap(True)
         self.add_box = QtWidgets.QCheckBox("Add as another bed (keep the current streams)")
@@ -47,6 +63,7 @@ class OpenRecordDialog(QtWidgets.QDialog):
         form = QtWidgets.QFormLayout(self)
         form.addRow("Record", row)
         form.addRow("Lead", self.lead_box)
+        form.addRow("Reference", self.annotation_box)
         form.addRow(self.add_box)
         form.addRow(self.message)
         form.addRow(buttons)
@@ -73,7 +90,13 @@ class OpenRecordDialog(QtWidgets.QDialog):
         """Fill the lead list from the record's header (the default lead is the record's preferred one)."""
         self.lead_box.clear()
         self.lead_box.addItem("default (II / MLII / ECG, else the first)", None)
+        self.annotation_box.clear()
         text = self.path_edit.text().strip()
+        if text.startswith("physionet:"):
+            self.annotation_box.addItem(".atr (if the database has it)", "atr")
+        for ext in annotation_extensions(text) if text and not text.startswith("physionet:") else ():
+            self.annotation_box.addItem(f".{ext}", ext)
+        self.annotation_box.addItem("none", None)
         if not text or text.startswith("physionet:"):
             self.message.setText("")
             return
@@ -88,6 +111,7 @@ class OpenRecordDialog(QtWidgets.QDialog):
         """Keep the choice and close."""
         self.record_path = self.path_edit.text().strip()
         self.lead = self.lead_box.currentData()
+        self.annotation = self.annotation_box.currentData() if self.annotation_box.count() else "atr"
         super().accept()
 
 

@@ -224,8 +224,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if record is None:
             return  # a live stream: no reference
         if record.annotations is None:
-            self.status.showMessage(f"{record.name}: no reference annotations (.atr) - no reference strip, "
-                                    "beat labels or agreement", 10000)
+            self.status.showMessage(f"{record.name}: no reference annotations - no reference strip, beat "
+                                    "labels or agreement", 10000)
             return
         try:
             bed.reference = ReferenceTrack(record, self.session.fs)
@@ -237,13 +237,14 @@ class MainWindow(QtWidgets.QMainWindow):
                                     "rhythm changes - beat labels only, no reference strip", 10000)
 
     def open_record(self, path: str, lead: str | int | None = None, replace: bool = True,
-                    start_delay_s: float = 0.0) -> int | None:
+                    start_delay_s: float = 0.0, annotation: str | None = "atr") -> int | None:
         """Start replaying a WFDB record; errors go to the status bar and a dialog, the app keeps running.
 
         The record is read before anything is replaced, so a bad file leaves the current beds running.
+        `annotation` is the extension of its reference annotations (None: none).
         """
         try:
-            source = self.session.open_replay(path, lead)
+            source = self.session.open_replay(path, lead, annotation)
         except Exception as exc:  # noqa: BLE001 - every failure is shown, none ends the app
             self.show_error(f"Could not open record {str(path)!r}: {exc}")
             return None
@@ -292,7 +293,8 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog = OpenRecordDialog(self, start=self.settings.last_record)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted and dialog.record_path:
             add = bool(QtWidgets.QApplication.keyboardModifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier)
-            self.open_record(dialog.record_path, dialog.lead, replace=not (add or dialog.add_bed))
+            self.open_record(dialog.record_path, dialog.lead, replace=not (add or dialog.add_bed),
+                             annotation=dialog.annotation)
 
     def open_lsl_dialog(self) -> None:
         """List discovered LSL streams; connect to the chosen one."""

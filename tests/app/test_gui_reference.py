@@ -171,3 +171,30 @@ def test_a_record_without_annotations_says_so_and_shows_no_reference(qtbot, bund
     qtbot.waitUntil(lambda: len(bed.results) >= 2, timeout=20000)
     assert len(window.history.reference_segments[0]) == 0 and not window.reference_line.isVisible()
     assert window.waveform.trace.beat_labels is None and window.error_text == ""
+
+
+def test_the_open_dialog_offers_the_records_annotation_files_and_shows_the_chosen_one(
+        qtbot, bundle, settings_path, tmp_path):
+    from app.dialogs import OpenRecordDialog
+
+    src = need(DATA / "mitdb" / "201")
+    for ext in ("hea", "dat", "atr"):
+        (tmp_path / f"201.{ext}").symlink_to((src.parent / f"201.{ext}").resolve())
+    # a second reference beside it: sinus for the first 100 s, then AF (no beats)
+    wfdb.wrann("201", "ref", np.array([0, 36000]), symbol=["+", "+"], aux_note=["(N", "(AFIB"], fs=360,
+               write_dir=str(tmp_path))
+    window = start(qtbot, bundle, settings_path, "--speed", "10")
+    dialog = OpenRecordDialog(window, start=str(tmp_path / "201.hea"))
+    qtbot.addWidget(dialog)
+    assert [dialog.annotation_box.itemText(i) for i in range(dialog.annotation_box.count())] == [
+        ".atr", ".ref", "none"]
+    dialog.annotation_box.setCurrentIndex(1)
+    dialog.accept()
+    assert dialog.annotation == "ref"
+    sid = window.open_record(dialog.record_path, dialog.lead, annotation=dialog.annotation)
+    track = window.beds[sid].reference
+    assert track.seg_rhythm == ("(N", "(AFIB") and track.seg_start.tolist() == [0, 36000]
+    assert track.symbols == ()  # no beat labels in this file
+    qtbot.waitUntil(lambda: len(window.history.reference_segments[0]) > 0, timeout=20000)
+    x0, x1, cls = window.history.reference_segments
+    assert cls.tolist() == [0] and x1[0] == pytest.approx(0.0)  # sinus in the first seconds, as in .ref
