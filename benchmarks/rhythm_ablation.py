@@ -3,7 +3,7 @@
 The windows are those `dacl-train run`'s rhythm stage uses (CinC validation records of the bundle, which
 its encoder never fitted; every window of the annotated Holter records and one noisy copy of each),
 through the bundle's own DACL model. Each variant is a class-balanced logistic regression on a subset of
-[DACL log-probabilities, embedding, RR features], scored two ways:
+[DACL log-probabilities, embedding, RR features, DACL AF log-probability × RR features], scored two ways:
 - Holter (MIT-BIH) leave-records-out: out-of-fold probabilities → episode settings chosen on the other
   folds (nested) → EC57 gross measures of the held-out records;
 - CinC: two-fold cross-fitting on the validation records → AF AUROC, macro AUROC, challenge F1.
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.headless import machine  # noqa: E402
-from training.rhythm_head import choose_episodes, fit_logistic, holter_folds  # noqa: E402
+from training.rhythm_head import AF, choose_episodes, fit_logistic, holter_folds  # noqa: E402
 from training.rhythm_stage import (  # noqa: E402
     HOP,
     MODEL_FS,
@@ -60,17 +60,20 @@ def bundle_streams(model_path: Path, data: Path, holter: Path, nstdb: Path) -> t
     cinc = [(records[i].name, int(labels[i]), dataset.load_record(data, records[i].name)) for i in val]
     return collect_streams(dacl, cinc, holter, nstdb, cfg["seed"], cfg["noise_tilde_below_db"])
 
-VARIANTS = {  # name: (columns of [logp, embedding, rhythm] used, Holter windows in the fit)
-    "DACL embedding + rhythm context + Holter data (shipped)": (("logp", "embedding", "rhythm"), True),
+SHIPPED = ("logp", "embedding", "rhythm", "interaction")
+VARIANTS = {  # name: (column groups of rhythm_head.head_inputs used, Holter windows in the fit)
+    "DACL embedding + rhythm context + Holter data (shipped)": (SHIPPED, True),
+    "without the DACL × rhythm interaction (separate terms)": (("logp", "embedding", "rhythm"), True),
     "without rhythm context (DACL embedding, Holter data)": (("logp", "embedding"), True),
     "without the DACL encoder (rhythm features alone, Holter data)": (("rhythm",), True),
-    "without Holter data (DACL embedding + rhythm, CinC only)": (("logp", "embedding", "rhythm"), False),
+    "without Holter data (DACL embedding + rhythm, CinC only)": (SHIPPED, False),
 }
 KEYS = ("episode_se", "episode_se_30s", "episode_ppv", "duration_se", "duration_ppv", "false_alarms_per_hour")
 
 
 def columns(s, use, rows=slice(None)) -> np.ndarray:
-    parts = {"logp": s.logp, "embedding": s.embedding, "rhythm": s.rhythm}
+    parts = {"logp": s.logp, "embedding": s.embedding, "rhythm": s.rhythm,
+             "interaction": s.logp[:, AF : AF + 1] * s.rhythm}
     return np.hstack([parts[u][rows] for u in use]).astype(np.float64)
 
 

@@ -181,7 +181,7 @@ def train_rhythm_head(model, params: features.ScatteringParams, cinc: list[tuple
             "peak_detector": "core.heart_rate.HeartRateEstimator on each window; beats up to guard_s before "
                              "its end (core.rhythm.RhythmTracker)",
             "inputs_note": "logistic regression on standardised [DACL log-probabilities, embedding, "
-                           "RR features]",
+                           "RR features, DACL AF log-probability x RR features]",
             "training": {"cinc_records": len(cinc_streams), "holter_records": sorted(streams),
                          "noisy_holter_copies": sorted(s.name for s in noisy.values()),
                          "fit_stride": FIT_STRIDE, "holter_labels": mitbih.__doc__.strip().splitlines()[0]}}

@@ -53,7 +53,7 @@ def test_fused_head_exports_to_onnx_within_1e_5(tmp_path):
     torch.manual_seed(0)
     head = ClassifierHead(16, 4, hidden=8)
     rng = np.random.default_rng(0)
-    fused = FusedRhythmHead(head, 1.3, rng.normal(size=31), rng.uniform(0.5, 2, 31), rng.normal(size=(4, 31)),
+    fused = FusedRhythmHead(head, 1.3, rng.normal(size=42), rng.uniform(0.5, 2, 42), rng.normal(size=(4, 42)),
                             rng.normal(size=4))
     emb = torch.randn(5, 16)
     rhythm = torch.randn(5, 11)
@@ -64,9 +64,10 @@ def test_fused_head_exports_to_onnx_within_1e_5(tmp_path):
         want = fused(emb, rhythm).numpy()
     np.testing.assert_allclose(got, want, atol=1e-5)
     np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
-    # the same logistic regression by hand: softmax(W [logp, emb, rhythm]_std + b)
+    # the same logistic regression by hand: softmax(W [logp, emb, rhythm, logp_AF * rhythm]_std + b)
     with torch.no_grad():
         logp = torch.log_softmax(head(emb) / 1.3, dim=1).numpy()
-    x = (np.hstack([logp, emb.numpy(), rhythm.numpy()]) - fused.mean.numpy()) / fused.std.numpy()
+    r = rhythm.numpy()
+    x = (np.hstack([logp, emb.numpy(), r, logp[:, 1:2] * r]) - fused.mean.numpy()) / fused.std.numpy()
     z = x @ fused.linear.weight.detach().numpy().T + fused.linear.bias.detach().numpy()
     np.testing.assert_allclose(got, np.exp(z) / np.exp(z).sum(1, keepdims=True), atol=1e-5)
