@@ -90,7 +90,7 @@ class MonitorSession:
                                     "--model with a folder written by dacl-train (or engines/default)")
         self.model = load_model(self.model_path, engine)
         self.fs = float(self.model.fs)
-        self.config = config or SchedulerConfig(fs=self.fs, window=self.model.window, hop=self.model.hop)
+        self.config = config or SchedulerConfig.for_model(self.model)
         self.clock = ReplayClock(speed)
         self.loop = loop
         self.scheduler = Scheduler(self.model, self.config)

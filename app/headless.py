@@ -60,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.streams < 1:
             raise ValueError(f"--streams must be a positive integer; {args.streams} is invalid")
         model = load_model(args.model, args.engine)
-        config = SchedulerConfig(fs=model.fs, window=model.window, hop=model.hop, max_batch=args.max_batch,
-                                 max_wait_ms=args.max_wait_ms)
+        config = SchedulerConfig.for_model(model, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
         console.print(f"model {args.model}: {model.selection}")
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task(f"{args.streams} streams ×{args.speed:g}", total=1.0)

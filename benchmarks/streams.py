@@ -307,9 +307,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             cuda = "cuda" in name or name == "tensorrt"
             max_batch = args.max_batch or (1024 if cuda else 64)
-            config = SchedulerConfig(fs=bundle.fs, window=bundle.window, hop=bundle.hop, max_batch=max_batch,
-                                     max_wait_ms=args.max_wait_ms, heart_rate=not args.no_heart_rate)
             model = load_model(bundle.path, name)
+            config = SchedulerConfig.for_model(model, max_batch=max_batch, max_wait_ms=args.max_wait_ms,
+                                               heart_rate=not args.no_heart_rate)
             model.warm_up(tuple(2**k for k in range(int(math.log2(max_batch)) + 1)))  # each graph bucket
             reference = raw_throughput(model, max_batch)
             start_n = args.start_n or (1024 if cuda else 16)

@@ -191,9 +191,9 @@ def expected_windows(n_samples: int, fs: float, model_fs: float, window: int, ho
 
 def analysis_config(model: InferenceModel, max_batch: int = 64) -> SchedulerConfig:
     """The scheduler settings for whole-record analysis: the model's contract, back-pressure, big reads."""
-    return SchedulerConfig(fs=model.fs, window=model.window, hop=model.hop, max_batch=max_batch,
-                           max_wait_ms=2.0, pending_per_stream=4 * max_batch, backpressure="block",
-                           poll_interval_ms=5.0, max_reads_per_tick=16)
+    return SchedulerConfig.for_model(model, max_batch=max_batch, max_wait_ms=2.0,
+                                     pending_per_stream=4 * max_batch, backpressure="block",
+                                     poll_interval_ms=5.0, max_reads_per_tick=16)
 
 
 def analyze_record(

@@ -135,7 +135,7 @@ def run_headless(
         raise ValueError(f"streams must be a positive integer; {streams!r} is invalid.")
     if not duration > 0:
         raise ValueError(f"duration must be a positive number of seconds; {duration!r} is invalid.")
-    config = config or SchedulerConfig()
+    config = config or SchedulerConfig.for_model(model)
     opened, skipped = open_records(list_records(records), streams)
     if not opened:
         raise ValueError(f"none of the records in {records} could be read; skipped: {skipped}")

@@ -50,12 +50,12 @@ def flag_names(mask: int | np.ndarray) -> frozenset[str]:
     return frozenset(name for flag, name in FLAG_NAMES.items() if value & flag)
 
 
-def normalize_window(w: np.ndarray) -> np.ndarray:
-    """Return (w - mean) / max(std, 0.01 mV) over the last axis as float32 (the model's input contract)."""
+def normalize_window(w: np.ndarray, floor: float = STD_FLOOR_MV) -> np.ndarray:
+    """Return (w - mean) / max(std, floor mV) over the last axis as float32 (the model's input contract)."""
     x = np.asarray(w, dtype=np.float64)
     mean = x.mean(axis=-1, keepdims=True)
     std = x.std(axis=-1, keepdims=True)
-    return ((x - mean) / np.maximum(std, STD_FLOOR_MV)).astype(np.float32)
+    return ((x - mean) / np.maximum(std, floor)).astype(np.float32)
 
 
 def resample_ratio(fs_in: float, fs_out: float) -> tuple[int, int]:
@@ -151,18 +151,20 @@ class StatefulBandPass:
 class Preprocessor:
     """One stream's preprocessing: chunk of lead samples in mV → (model-rate chunk, per-sample flags)."""
 
-    def __init__(self, fs_in: float, fs_out: float = MODEL_FS) -> None:
+    def __init__(self, fs_in: float, fs_out: float = MODEL_FS, band: tuple[float, float] = BAND_HZ,
+                 order: int = BANDPASS_ORDER) -> None:
         if not fs_in >= MIN_FS_HZ:
             raise ValueError(
                 f"input sampled at {fs_in:g} Hz is below the {MIN_FS_HZ:g} Hz the model needs to keep its "
-                f"{BAND_HZ[0]:g}-{BAND_HZ[1]:g} Hz band; use a source sampled at {MIN_FS_HZ:g} Hz or more"
+                f"{band[0]:g}-{band[1]:g} Hz band; use a source sampled at {MIN_FS_HZ:g} Hz or more"
             )
-        if fs_out <= 2 * BAND_HZ[1]:
-            raise ValueError(f"fs_out={fs_out!r} Hz cannot carry the {BAND_HZ[1]} Hz band; use >= 100 Hz")
+        if fs_out <= 2 * band[1]:
+            raise ValueError(f"fs_out={fs_out!r} Hz cannot carry the {band[1]:g} Hz band; "
+                             f"use more than {2 * band[1]:g} Hz")
         self.fs_in = float(fs_in)
         self.fs_out = float(fs_out)
         self.resampler = PolyphaseResampler(self.fs_in, self.fs_out)
-        self.bandpass = StatefulBandPass(self.fs_out)
+        self.bandpass = StatefulBandPass(self.fs_out, band, order)
         self._last_good = 0.0  # fill value for non-finite samples
         flat_n = max(3, round(FLAT_WINDOW_S * self.fs_in))
         self._flat_n = flat_n + (flat_n % 2 == 0)  # odd, so the trailing window maps onto a centred one
@@ -269,7 +271,8 @@ class Preprocessor:
 
 
 def preprocess_record(
-    signal: np.ndarray, fs: float, fs_out: float = MODEL_FS
+    signal: np.ndarray, fs: float, fs_out: float = MODEL_FS, band: tuple[float, float] = BAND_HZ,
+    order: int = BANDPASS_ORDER,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Offline preprocessing of a whole lead: the streaming path fed one chunk, so it equals streaming."""
-    return Preprocessor(fs, fs_out).process(signal)
+    return Preprocessor(fs, fs_out, band, order).process(signal)

@@ -53,7 +53,7 @@ from typing import Protocol
 import numpy as np
 
 from core.heart_rate import HeartRateEstimator
-from core.preprocess import MODEL_FS, Preprocessor, normalize_window
+from core.preprocess import BAND_HZ, BANDPASS_ORDER, MODEL_FS, STD_FLOOR_MV, Preprocessor, normalize_window
 from core.results import StreamStatus, WindowResult
 from core.rhythm import RhythmTracker
 from core.ring import RingBuffer
@@ -109,6 +109,21 @@ class SchedulerConfig:
     heart_rate_device: str = "auto"  # "cpu", "cuda", or "auto": the model's device (InferenceModel.device)
     latency_history: int = 2000  # results kept for the running latency / windows-per-second statistics
     backpressure: str = "drop"  # "drop": live, drop a full queue's oldest window; "block": stop reading it
+    band_hz: tuple[float, float] = BAND_HZ  # each stream's band-pass (the model contract)
+    bandpass_order: int = BANDPASS_ORDER
+    std_floor_mv: float = STD_FLOOR_MV  # normalize_window's floor (the model contract)
+
+    @classmethod
+    def for_model(cls, model, **settings) -> SchedulerConfig:
+        """The config whose signal path is `model.contract`'s (core.contract.ModelContract), plus `settings`.
+
+        A model without a contract (a test double) gets the defaults.
+        """
+        c = getattr(model, "contract", None)
+        if c is None:
+            return cls(**settings)
+        return cls(fs=c.fs, window=c.window, hop=c.hop, band_hz=c.band_hz, bandpass_order=c.bandpass_order,
+                   std_floor_mv=c.std_floor_mv, **settings)
 
     def __post_init__(self) -> None:
         for name in ("window", "hop", "max_batch", "pending_per_stream"):
@@ -222,7 +237,8 @@ class _Stream:
         """Open the source and set up preprocessing from its sampling rate."""
         self.source.connect()
         self.info.fs = float(self.source.fs)
-        self.preprocessor = Preprocessor(self.info.fs, self.config.fs)
+        cfg = self.config
+        self.preprocessor = Preprocessor(self.info.fs, cfg.fs, cfg.band_hz, cfg.bandpass_order)
         self.last_data = time.monotonic()
         self.connected = True  # last: the acquisition thread reads from now on
 
@@ -261,7 +277,7 @@ class Scheduler:
 
     def __init__(self, model: InferenceModel, config: SchedulerConfig | None = None, *, strict: bool = False):
         self.model = model
-        self.config = config or SchedulerConfig()
+        self.config = config or SchedulerConfig.for_model(model)
         self.strict = strict
         hr_device = self.config.heart_rate_device
         if hr_device == "auto":
@@ -575,7 +591,8 @@ class Scheduler:
         n = len(batch)
         rhythm = rhythm_probs = None
         try:
-            probs, embedding, trajectory = self.model.infer(normalize_window(windows))
+            x = normalize_window(windows, self.config.std_floor_mv)
+            probs, embedding, trajectory = self.model.infer(x)
             rates = np.full(n, np.nan)
             if self._hr is not None:
                 rows, cols = self._hr.peaks(windows)

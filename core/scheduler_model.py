@@ -19,30 +19,31 @@ class PipelineModel:
     """Normalised windows (B, W) float32 through an engines Pipeline (a core.scheduler.InferenceModel)."""
 
     def __init__(self, pipeline, bundle) -> None:  # engines.base.Pipeline, engines.bundle.Bundle
+        from core.contract import ModelContract
+
         self.pipeline = pipeline
         self.bundle = bundle
-        self.fs = float(bundle.fs)
-        self.window = int(bundle.window)
-        self.hop = int(bundle.hop)
+        self.contract = ModelContract.from_manifest(bundle.manifest, f"bundle {bundle.path}")
+        self.fs = self.contract.fs
+        self.window = self.contract.window
+        self.hop = self.contract.hop
         info = pipeline.info()
         self.backend = f"{info['name']} ({info['device']}, {info['precision']})"
         self.device = str(info["device"])  # where the scheduler also runs the heart-rate detector
         self.selection = ""  # why this backend: filled by load_model from the registry's selection
-        self.episodes = episode_settings(bundle)
+        self.episodes = self.contract.episodes
         self.rhythm = None  # engines.rhythm_head.RhythmHeadEngine when the bundle has a rhythm head
         self.rhythm_context: dict | None = None  # {"context_s", "guard_s"} of its RR features
-        if bundle.rhythm is not None:
+        if (spec := self.contract.rhythm) is not None:
             from core.rhythm import RHYTHM_FEATURES
             from engines.rhythm_head import RhythmHeadEngine
 
-            if list(bundle.rhythm["features"]) != list(RHYTHM_FEATURES):
-                raise ValueError(f"bundle {bundle.path}: manifest rhythm.features "
-                                 f"{bundle.rhythm['features']} "
+            if list(spec.features) != list(RHYTHM_FEATURES):
+                raise ValueError(f"bundle {bundle.path}: manifest rhythm.features {list(spec.features)} "
                                  f"differ from what this code computes ({list(RHYTHM_FEATURES)}); "
                                  "retrain the bundle or use the code it was trained with")
             self.rhythm = RhythmHeadEngine(bundle)
-            self.rhythm_context = {"context_s": float(bundle.rhythm["context_s"]),
-                                   "guard_s": float(bundle.rhythm["guard_s"])}
+            self.rhythm_context = {"context_s": spec.context_s, "guard_s": spec.guard_s}
 
     def infer(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return probs (B, 4), embedding (B, D), trajectory (B, 2)."""
@@ -64,16 +65,6 @@ class PipelineModel:
     def close(self) -> None:
         """Release the engines' resources."""
         self.pipeline.close()
-
-
-def episode_settings(bundle):
-    """The episode detector's settings from the bundle's manifest (defaults for bundles without them)."""
-    from core.events import EpisodeSettings
-
-    try:
-        return EpisodeSettings.from_manifest(bundle.episodes)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"bundle {bundle.path}: manifest field 'episodes' is unusable: {exc}") from exc
 
 
 #: Short engine names the command line accepts, each the registry backends it tries in order.

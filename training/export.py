@@ -91,6 +91,7 @@ def write_model_bundle(
 
     `rhythm` is training.rhythm_stage's (head, spec, episodes, report), or None for a bundle without it.
     """
+    from core.contract import preprocessing_block
     from engines.bundle import write_bundle
 
     points = np.concatenate([np.asarray(v, dtype=np.float32).reshape(-1, 2) for v in cloud.values()])
@@ -107,6 +108,7 @@ def write_model_bundle(
         scattering_params=params.as_manifest() | {"fs": 300},
         hop=300,
         fs=300,
+        preprocessing=preprocessing_block(300),
         demo_windows=demo_windows,
         extra=extra,
         rhythm_head=rhythm[0] if rhythm else None,

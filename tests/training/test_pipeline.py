@@ -68,6 +68,14 @@ def test_quick_run_exports_a_bundle_equal_to_the_training_modules(cinc_dir, tmp_
 
     bundle = load_bundle(tmp_path / "bundle")
     assert bundle.manifest["config"]["max_records"] == TrainConfig.quick().max_records
+    # the contract training writes is the signal path core runs (core.contract reads it back)
+    from core.contract import ModelContract
+    from core.preprocess import BAND_HZ, BANDPASS_ORDER, STD_FLOOR_MV
+
+    contract = ModelContract.from_manifest(bundle.manifest)
+    assert (contract.band_hz, contract.bandpass_order, contract.std_floor_mv) == (BAND_HZ, BANDPASS_ORDER,
+                                                                                   STD_FLOOR_MV)
+    assert bundle.manifest["preprocessing"]["bandpass_order"] == BANDPASS_ORDER
     assert set(bundle.metrics) >= {"auroc_af", "auroc_macro", "f1_challenge", "confusion"}
     windows = bundle.demo_windows()
     engine = onnxruntime_pipeline(bundle, "cpu")
