@@ -20,7 +20,8 @@ preprocessing -> ring -> windowing -> scheduler -> engines -> heart rate -> epis
 engine allows; RSS sampled throughout; reports windows analysed against the count the signal holds and
 the RSS growth after warm-up (target < 20 MB).
 
-Runs without wfdb/kymatio (GPU machines): records are then read from the shipped demo .mat files.
+Records are read by core.records (wfdb), as everywhere else: on a GPU machine without wfdb, carry its wheel
+(docs/device-notes.md); kymatio is not needed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.preprocess import preprocess_record  # noqa: E402
+from core.records import open_record  # noqa: E402
 from core.scheduler import PendingWindow, Scheduler, SchedulerConfig  # noqa: E402
 
 log = logging.getLogger("benchmarks.streams")
@@ -51,33 +53,12 @@ P99_LIMIT_MS = 100.0
 
 
 # ----- signals ---------------------------------------------------------------------------------------------
-def read_demo_record(path: Path) -> tuple[np.ndarray, float]:
-    """(signal in mV, fs) of a one-lead WFDB record stored as format 16 (CinC .mat layout), without wfdb."""
-    lines = [ln.split() for ln in path.with_suffix(".hea").read_text().splitlines() if ln.strip()]
-    fs, n = float(lines[0][2]), int(lines[0][3])
-    sig = lines[1]  # file, format[+offset], gain[(baseline)]/units, resolution, adc zero, ...
-    fmt, offset = (sig[1].split("+") + ["0"])[:2]
-    if fmt != "16":
-        raise ValueError(f"{path}: without wfdb only format 16 can be read, not {fmt!r}")
-    gain_text = sig[2].split("/")[0]
-    gain = float(gain_text.split("(")[0])
-    baseline = float(gain_text.split("(")[1].rstrip(")")) if "(" in gain_text else float(sig[4])
-    raw = np.fromfile(path.parent / sig[0], dtype="<i2", count=n, offset=int(offset))
-    return (raw.astype(np.float64) - baseline) / gain, fs
-
-
 def load_signals(records: list[Path], fs_model: float) -> list[np.ndarray]:
-    """Model-rate band-passed signals (mV) of the records, via core.records when wfdb is installed."""
+    """Model-rate band-passed signals (mV) of the records, read by core.records."""
     out = []
     for path in records:
-        try:
-            from core.records import open_record
-
-            rec = open_record(path)
-            signal, fs = rec.signal, rec.fs
-        except ImportError:
-            signal, fs = read_demo_record(path)
-        out.append(preprocess_record(signal, fs, fs_model)[0])
+        rec = open_record(path)
+        out.append(preprocess_record(rec.signal, rec.fs, fs_model)[0])
     return out
 
 

@@ -108,3 +108,26 @@ def test_load_record_is_model_rate_millivolts(cinc_dir):
     x = dataset.load_record(cinc_dir, "A00001")
     assert x.shape == (9000,) and x.dtype == np.float32
     assert 0.2 < np.percentile(np.abs(x), 99.9) < 5  # mV-scale QRS after the 0.5-40 Hz band-pass
+
+
+def test_training_reads_the_samples_the_monitor_reads(cinc_dir, tmp_path):
+    """read_lead (training's fast reader) = core.records.open_record, in mV, NaNs kept for core's hold."""
+    import wfdb
+
+    from core.records import open_record
+    from training.dataset import read_lead
+
+    for name in ("A00001", "A00004"):
+        x, fs = read_lead(cinc_dir, name)
+        rec = open_record(cinc_dir / name)
+        assert fs == rec.fs == 300.0
+        np.testing.assert_array_equal(x, rec.signal)
+    # a record in µV with a missing sample: scaled to mV, the gap left to core.preprocess
+    sig = np.array([[100.0], [np.nan], [-250.0]] * 200)
+    wfdb.wrsamp("uv", fs=300, units=["uV"], sig_name=["ECG"], p_signal=sig, fmt=["16"], adc_gain=[1.0],
+                baseline=[0], write_dir=str(tmp_path))
+    x, _ = read_lead(tmp_path, "uv")
+    rec = open_record(tmp_path / "uv")
+    np.testing.assert_allclose(x[:3], [0.1, np.nan, -0.25])
+    np.testing.assert_array_equal(np.isnan(x), np.isnan(rec.signal))
+    np.testing.assert_allclose(x[~np.isnan(x)], rec.signal[~np.isnan(rec.signal)])
