@@ -262,3 +262,37 @@ def _read_annotations(record_name: str, pn_dir: str | None, extension: str) -> A
         symbol=tuple(ann.symbol or ()),
         aux_note=tuple(ann.aux_note or ()),
     )
+
+
+def read_segment(path: str | Path, start: int, stop: int, lead: str | int | None = None, *,
+                 pn_dir: str | None = None) -> np.ndarray:
+    """Samples [start, stop) of one lead in mV, read without the rest of the record (review of long records).
+
+    `path` and `lead` are as for `open_record`; the range is clipped to the record. Problems raise the same
+    `RecordError` subclasses as `open_record`.
+    """
+    record_name, pn_dir, where = _locate(path, pn_dir)
+    header = _read_header(record_name, pn_dir, where)
+    _check_header(header, where, min_fs=0.0)
+    names = tuple(str(n) for n in (getattr(header, "sig_name", None) or []))
+    index = choose_lead(names, lead, where)
+    unit_factor = _unit_factor(header, index, names[index], where)
+    start, stop = max(0, int(start)), min(int(header.sig_len), int(stop))
+    if stop <= start:
+        return np.empty(0, dtype=np.float64)
+    try:
+        rec = wfdb.rdrecord(record_name, sampfrom=start, sampto=stop, pn_dir=pn_dir, channels=[index],
+                            physical=True)
+    except FileNotFoundError as exc:
+        raise DataFileError(f"record {where}: data file missing ({exc.filename or exc})") from exc
+    except Exception as exc:  # truncated data raises ValueError, a corrupt .mat IndexError, ...
+        raise DataFileError(f"record {where}: cannot read samples {start}-{stop} ({type(exc).__name__}: "
+                            f"{exc})") from exc
+    return np.ascontiguousarray(rec.p_signal[:, 0], dtype=np.float64) * unit_factor
+
+
+def read_annotations(path: str | Path, extension: str = "atr", *,
+                     pn_dir: str | None = None) -> Annotations | None:
+    """A record's annotation file alone (no signal read); None when it is absent or unreadable."""
+    record_name, pn_dir, _ = _locate(path, pn_dir)
+    return _read_annotations(record_name, pn_dir, extension)
