@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dacl-monitor",
         description="Real-time ECG monitor (DACL). With no RECORD it replays the shipped demo record.",
-        epilog="Whole-record analysis: dacl-monitor analyze --help. "
+        epilog="Whole-record analysis: dacl-monitor analyze --help; its review: dacl-monitor review --help. "
                "Headless mode: dacl-monitor --headless --help")
     p.add_argument("record", nargs="?", help="WFDB record path (…/100 or …/100.hea), physionet:db/rec, "
                    "or a folder of records (cycled over the beds)")
@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=None, metavar="S", help="run S seconds, then exit")
     p.add_argument("--settings", metavar="INI", help="settings file instead of the user's QSettings")
     p.add_argument("--headless", action="store_true", help="no GUI: see dacl-monitor --headless --help")
+    p.add_argument("--review", metavar="DIR", help="review an analyze output folder instead (as "
+                   "dacl-monitor review DIR; see its --help)")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     return p
 
@@ -111,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         from app.analyze import main as analyze_main
 
         return analyze_main(argv)
+    if argv[:1] == ["review"] or "--review" in argv:
+        from app.review import main as review_main
+
+        return review_main(argv)
     if "--headless" in argv:
         from app.headless import main as headless_main
 

@@ -86,6 +86,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._last_status = 0.0
         self._error_dialog: QtWidgets.QMessageBox | None = None
         self._alarm_bed: int | None = None  # the bed whose episode raised the alarm banner last
+        self.review_windows: list[QtWidgets.QMainWindow] = []  # review windows opened from File
         self.setWindowTitle("DACL Monitor")
         self.setStyleSheet(theme.STYLE_SHEET)
         self.resize(*DEFAULT_SIZE)
@@ -162,6 +163,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.open_action = action("Open record…", self.open_record_dialog, "O")
         self.lsl_action = action("LSL stream…", self.open_lsl_dialog, "L")
+        self.review_action = action("Open analysis folder…", self.open_review_dialog, "Ctrl+Shift+O")
         self.save_events_action = action("Save events CSV", self.save_events, "Ctrl+E")
         self.save_annotations_action = action("Save rhythm annotations (WFDB)", self.save_annotations,
                                               "Ctrl+Shift+A")
@@ -189,7 +191,7 @@ class MainWindow(QtWidgets.QMainWindow):
             for seconds, key in zip(SILENCE_CHOICES_S, ("M", "Shift+M", "Ctrl+M"), strict=True)}
         self.end_silence_action = action("End silence", self.alarm.end_silence)
         files = self.menuBar().addMenu("&File")
-        for act in (self.open_action, self.lsl_action, None, self.save_events_action,
+        for act in (self.open_action, self.lsl_action, self.review_action, None, self.save_events_action,
                     self.save_annotations_action, self.save_view_action, self.save_all_action,
                     self.save_folder_action, None, self.quit_action):
             files.addSeparator() if act is None else files.addAction(act)
@@ -303,6 +305,29 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog = LslDialog(self)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted and dialog.chosen is not None:
             self.connect_lsl(dialog.chosen, replace=not dialog.add_bed)
+
+    def open_review_dialog(self) -> None:
+        """Choose a `dacl-monitor analyze` output folder and review it in its own window."""
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self, "Analysis folder (dacl-monitor analyze --out)", self.settings.save_dir)
+        if folder:
+            self.open_review(folder)
+
+    def open_review(self, folder: str | Path):
+        """Open review mode on `folder` (app.review); a folder with no analysis is an error, not a window."""
+        from app.analysis_folder import AnalysisFolderError, list_analysed
+        from app.review import ReviewWindow
+
+        try:
+            list_analysed(folder)
+        except AnalysisFolderError as exc:
+            self.show_error(f"Cannot open the analysis: {exc}")
+            return None
+        self.review_windows = [w for w in self.review_windows if w.isVisible()]  # let closed ones go
+        window = ReviewWindow(folder)
+        self.review_windows.append(window)
+        window.show()
+        return window
 
     # ----------------------------------------------------------------- controls
     def toggle_pause(self) -> None:
