@@ -180,11 +180,6 @@ class MonitorSession:
         """Replay a WFDB record; return (stream id, bed title)."""
         return self.add_source(self.open_replay(path, lead), start_delay_s)
 
-    def add_lsl(self, info) -> tuple[int, str]:
-        """Read the LSL stream described by a pylsl.StreamInfo; return (stream id, bed title)."""
-        desc = f"LSL {info.name()} ({info.nominal_srate():g} Hz, {info.hostname()})"
-        return self.add_source(self.open_lsl(info), description=desc)
-
     def remove_stream(self, stream_id: int) -> None:
         """Stop and forget one stream."""
         self.sources.pop(stream_id, None)

@@ -31,10 +31,8 @@ Design, and why (numbers: default J=8, W=2048, Q=(8, 1); details in the issue 3 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -333,41 +331,9 @@ def transform_windows(
     return scattering, features
 
 
-def export_scattering_onnx(module: ScatteringTransformer, path: str | Path, opset: int = 17) -> Path:
-    """Export to ONNX: input ``window`` (B, W), outputs ``scattering`` and ``features``, dynamic batch axis.
-
-    Uses the TorchScript exporter (about 1 s for the default transform; deprecated in torch but exact)
-    and falls back to the dynamo exporter where it is gone. The file is checked with onnx.checker.
-    """
-    import onnx
-
-    if not isinstance(opset, int) or opset < 17:
-        raise ValueError(f"opset must be an integer >= 17 (for TensorRT 10 and ONNX Runtime), got {opset!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    module = module.eval()
-    device = next(module.buffers()).device
-    example = torch.zeros(2, module.params["window"], dtype=torch.float32, device=device)
-    names = {"input_names": ["window"], "output_names": ["scattering", "features"], "opset_version": opset}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            torch.onnx.export(module, (example,), str(path), dynamo=False, **names, dynamic_axes={
-                "window": {0: "batch"}, "scattering": {0: "batch"}, "features": {0: "batch"}})
-        except (RuntimeError, TypeError, NotImplementedError) as exc:  # no TorchScript exporter any more
-            log.warning("TorchScript ONNX export failed (%s); using the dynamo exporter", exc)
-            batch = torch.export.Dim("batch", min=1, max=1 << 16)
-            torch.onnx.export(module, (example,), str(path), dynamo=True, external_data=False, **names,
-                              dynamic_shapes={"window": {0: batch}})
-    onnx.checker.check_model(str(path))
-    log.info("exported scattering graph to %s (%.1f MB)", path, path.stat().st_size / 1e6)
-    return path
-
-
 __all__ = [
     "ScatteringGraph",
     "ScatteringTransformer",
-    "export_scattering_onnx",
     "import_kymatio",
     "transform_windows",
 ]

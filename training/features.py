@@ -109,11 +109,6 @@ class _FirstOutput(torch.nn.Module):
         return self.inner(window)[0]
 
 
-def st_stage(params: ScatteringParams, paths: int, frames: int) -> ScatteringTransformerStage:
-    """The parameter-free ST stage for scattering of shape (P, F)."""
-    return ScatteringTransformerStage(paths, frames)
-
-
 def st_features(scattering: np.ndarray | torch.Tensor, batch: int = 4096) -> torch.Tensor:
     """ST features (K, 2P, F) float32 of cached scattering (K, P, F), on the scattering's device."""
     s = torch.as_tensor(scattering, dtype=torch.float32)

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from core.preprocess import normalize_window
-from engines.scattering import ScatteringGraph, ScatteringTransformer, export_scattering_onnx
+from engines.scattering import ScatteringGraph, ScatteringTransformer
 from engines.st import LOG_EPS, ScatteringTransformerStage, sinusoidal_encoding
 
 DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
@@ -63,7 +63,7 @@ def _rel_error(ours: np.ndarray, ref: np.ndarray) -> np.ndarray:
 class Case:
     """One setting: our module, kymatio's float64 reference, its inputs and outputs, an ONNX session."""
 
-    def __init__(self, J: int, width: int, Q: tuple[int, int], T: int | None, tmp: Path) -> None:
+    def __init__(self, J: int, width: int, Q: tuple[int, int], T: int | None) -> None:
         from kymatio.torch import Scattering1D
 
         self.module = ScatteringTransformer(J, width, Q, T).eval()
@@ -80,17 +80,16 @@ class Case:
                 self.expected = reference(torch.from_numpy(self.windows).double()).numpy()
         finally:
             torch.set_num_threads(threads)
-        self.onnx_path = export_scattering_onnx(self.module, tmp / "scattering.onnx")
 
 
 @pytest.fixture(scope="module")
-def cases(tmp_path_factory) -> dict:
+def cases() -> dict:
     """Built cases by setting, so the default one is built once for all tests that use it."""
     built: dict[tuple, Case] = {}
 
     def get(setting: tuple) -> Case:
         if setting not in built:
-            built[setting] = Case(*setting, tmp_path_factory.mktemp("onnx"))
+            built[setting] = Case(*setting)
         return built[setting]
 
     return get
@@ -122,23 +121,10 @@ def test_pytorch_parity_with_kymatio_float64(case):
     assert features.shape == (len(case.windows), 2 * case.module.paths, case.module.frames)
 
 
-def test_onnxruntime_parity_with_kymatio_float64(case):
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(case.onnx_path), providers=["CPUExecutionProvider"])
-    assert [i.name for i in session.get_inputs()] == ["window"]
-    assert [o.name for o in session.get_outputs()] == ["scattering", "features"]
-    for batch in (1, len(case.windows)):  # dynamic batch axis
-        scattering, features = session.run(None, {"window": case.windows[:batch]})
-        err = _rel_error(scattering, case.expected[:batch])
-        assert err.max() <= TOLERANCE, f"batch {batch}: worst window rel. L2 error {err.max():.2e}"
-    with torch.no_grad():
-        want = case.module(torch.from_numpy(case.windows))[1].numpy()
-    np.testing.assert_allclose(features, want, rtol=1e-4, atol=1e-4)
-
-
-def test_exported_graph_has_only_real_tensorrt_friendly_ops(default_case):
-    model = onnx.load(str(default_case.onnx_path))
+def test_the_shipped_scattering_graph_has_only_real_tensorrt_friendly_ops():
+    """The graph that ships (engines.export.export_graph's, in the default bundle), not a test export."""
+    path = SHIPPED / "scattering.onnx"
+    model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
     ops = {node.op_type for node in model.graph.node}
     assert not ops & {"DFT", "STFT", "If", "Loop", "Scan"}, ops
@@ -150,7 +136,7 @@ def test_exported_graph_has_only_real_tensorrt_friendly_ops(default_case):
     values = [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]
     assert all(v.type.tensor_type.elem_type not in complex_types for v in values)
     assert all(t.data_type not in complex_types for t in model.graph.initializer)
-    assert default_case.onnx_path.stat().st_size < 20e6
+    assert path.stat().st_size < 20e6
 
 
 def test_scattering_of_zero_window_is_zero_and_features_are_log_floor(default_case):
@@ -227,11 +213,6 @@ def test_batch_results_do_not_depend_on_batch_size_or_chunking(default_case):
     # a batch of one takes other float32 GEMM kernels (blocking, summation order) than a batch of 600:
     # 1.6e-6 relative measured here, a few float32 ulps; the parity with kymatio is 2e-6 for the same reason
     assert _rel_error(one, whole[-1:]).max() <= 5e-6
-
-
-def test_export_rejects_old_opsets(default_case, tmp_path):
-    with pytest.raises(ValueError, match="opset must be an integer >= 17"):
-        export_scattering_onnx(default_case.module, tmp_path / "old.onnx", opset=13)
 
 
 def test_transform_windows_matches_the_module_and_restores_threads(default_case):
