@@ -87,6 +87,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._error_dialog: QtWidgets.QMessageBox | None = None
         self._alarm_bed: int | None = None  # the bed whose episode raised the alarm banner last
         self.review_windows: list[QtWidgets.QMainWindow] = []  # review windows opened from File
+        self.analysis_task = None  # app.analyze_task.AnalyzeTask while File ▸ Analyze record… runs
         self.setWindowTitle("DACL Monitor")
         self.setStyleSheet(theme.STYLE_SHEET)
         self.resize(*DEFAULT_SIZE)
@@ -164,6 +165,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.open_action = action("Open record…", self.open_record_dialog, "O")
         self.lsl_action = action("LSL stream…", self.open_lsl_dialog, "L")
         self.review_action = action("Open analysis folder…", self.open_review_dialog, "Ctrl+Shift+O")
+        self.analyze_action = action("Analyze record…", self.analyze_record_dialog)
         self.save_events_action = action("Save events CSV", self.save_events, "Ctrl+E")
         self.save_annotations_action = action("Save rhythm annotations (WFDB)", self.save_annotations,
                                               "Ctrl+Shift+A")
@@ -191,9 +193,9 @@ class MainWindow(QtWidgets.QMainWindow):
             for seconds, key in zip(SILENCE_CHOICES_S, ("M", "Shift+M", "Ctrl+M"), strict=True)}
         self.end_silence_action = action("End silence", self.alarm.end_silence)
         files = self.menuBar().addMenu("&File")
-        for act in (self.open_action, self.lsl_action, self.review_action, None, self.save_events_action,
-                    self.save_annotations_action, self.save_view_action, self.save_all_action,
-                    self.save_folder_action, None, self.quit_action):
+        for act in (self.open_action, self.lsl_action, self.review_action, self.analyze_action, None,
+                    self.save_events_action, self.save_annotations_action, self.save_view_action,
+                    self.save_all_action, self.save_folder_action, None, self.quit_action):
             files.addSeparator() if act is None else files.addAction(act)
         alarms = self.menuBar().addMenu("&Alarms")
         for act in (self.ack_action, *self.silence_actions.values(), self.end_silence_action):
@@ -324,10 +326,33 @@ class MainWindow(QtWidgets.QMainWindow):
             self.show_error(f"Cannot open the analysis: {exc}")
             return None
         self.review_windows = [w for w in self.review_windows if w.isVisible()]  # let closed ones go
-        window = ReviewWindow(folder)
+        window = ReviewWindow(folder, model_path=self.session.model_path)  # re-analyses use the same model
         self.review_windows.append(window)
         window.show()
         return window
+
+    def analyze_record_dialog(self) -> None:
+        """Choose a record, analyse it with a progress bar (own model: the beds keep running), review it."""
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Record to analyse", self.settings.last_record,
+                                                        "WFDB header (*.hea)")
+        if path:
+            self.analyze_record(path)
+
+    def analyze_record(self, record: str | Path, out: str | Path | None = None):
+        """`dacl-monitor analyze` of `record` into `out`, then review mode on it; None while another runs.
+
+        `out` defaults to <save folder>/analysis/<record>.
+        """
+        from app.analyze_task import start_analysis
+
+        if self.analysis_task is not None and self.analysis_task.isRunning():
+            self.show_error("an analysis is already running", dialog=False)
+            return None
+        name = Path(record).name.removesuffix(".hea")
+        out = Path(out) if out else Path(self.settings.save_dir) / "analysis" / name
+        self.analysis_task = start_analysis(self, record, out, self.session.model_path, self.open_review,
+                                            self.show_error)
+        return self.analysis_task
 
     # ----------------------------------------------------------------- controls
     def toggle_pause(self) -> None:
@@ -667,6 +692,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
         """Stop the frame timer and every stream, remember the window geometry."""
         self.frame_timer.stop()
+        if self.analysis_task is not None:
+            self.analysis_task.stop()
         self.settings.geometry = self.saveGeometry()
         try:
             self.session.close()

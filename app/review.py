@@ -58,9 +58,11 @@ class ReviewWindow(QtWidgets.QMainWindow):
     """The review window for one analysis folder (one record shown at a time)."""
 
     def __init__(self, folder: str | Path | None = None, records_dir: str | Path | None = None,
-                 annotation: str | None = "atr") -> None:
+                 annotation: str | None = "atr", model_path: str | Path | None = None) -> None:
         super().__init__()
         self.records_dir, self.annotation = records_dir, annotation
+        self.model_path = model_path  # for Analyze record… (None: the shipped model)
+        self.analysis_task = None  # app.analyze_task.AnalyzeTask while one runs
         self.folder: Path | None = None
         self.record: ReviewRecord | None = None
         self.cursor = 0.0
@@ -144,6 +146,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
             return act
 
         self.open_action = action("Open analysis folder…", self.open_folder_dialog, "Ctrl+O")
+        self.analyze_action = action("Analyze record…", self.analyze_record_dialog, "Ctrl+Shift+A")
         self.next_action = action("Next AF episode", lambda: self.step_episode(1), "N")
         self.prev_action = action("Previous AF episode", lambda: self.step_episode(-1), "P")
         self.next_ref_action = action("Next reference AF episode", lambda: self.step_episode(1, "reference"),
@@ -158,6 +161,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.close_action = action("Close", self.close, "Ctrl+W")
         files = self.menuBar().addMenu("&File")
         files.addAction(self.open_action)
+        files.addAction(self.analyze_action)
         files.addAction(self.close_action)
         go = self.menuBar().addMenu("&Go")
         for act in (self.next_action, self.prev_action, self.next_ref_action, self.prev_ref_action,
@@ -168,8 +172,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
             view.addAction(act)
         bar = self.addToolBar("Review")
         bar.setMovable(False)
-        for act in (self.open_action, None, self.prev_action, self.next_action, None, self.zoom_out_action,
-                    self.zoom_in_action, self.all_action):
+        for act in (self.open_action, self.analyze_action, None, self.prev_action, self.next_action, None,
+                    self.zoom_out_action, self.zoom_in_action, self.all_action):
             bar.addSeparator() if act is None else bar.addAction(act)
 
     # ----------------------------------------------------------------- opening
@@ -179,6 +183,32 @@ class ReviewWindow(QtWidgets.QMainWindow):
             self, "Analysis folder (dacl-monitor analyze --out)", str(self.folder or Path.cwd()))
         if folder:
             self.open_folder(folder)
+
+    def analyze_record_dialog(self) -> None:
+        """Choose a WFDB record, analyse it with a progress bar, then review it."""
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Record to analyse", str(Path.cwd()),
+                                                        "WFDB header (*.hea)")
+        if path:
+            self.analyze_record(path)
+
+    def analyze_record(self, record: str | Path, out: str | Path | None = None):
+        """Analyse `record` into `out` in a thread with a progress dialog, then open the result here.
+
+        `out` defaults to ~/dacl-monitor/analysis/<record>. Returns the task (None while one runs).
+        """
+        from app.analyze_task import start_analysis
+        from app.controller import DEFAULT_MODEL
+        from app.settings import DEFAULT_SAVE_DIR
+
+        if self.analysis_task is not None and self.analysis_task.isRunning():
+            self.show_error("an analysis is already running", dialog=False)
+            return None
+        name = Path(record).name.removesuffix(".hea")
+        out = Path(out) if out else DEFAULT_SAVE_DIR / "analysis" / name
+        self.statusBar().showMessage(f"analysing {record} into {out}…")
+        self.analysis_task = start_analysis(self, record, out, self.model_path or DEFAULT_MODEL,
+                                            self.open_folder, self.show_error)
+        return self.analysis_task
 
     def open_folder(self, folder: str | Path) -> bool:
         """Open an `analyze` output folder at its first record; False (with a message) when it holds none."""
@@ -363,6 +393,12 @@ class ReviewWindow(QtWidgets.QMainWindow):
     def error_text(self) -> str:
         """The error on the status line ('' when none)."""
         return self.error_label.toolTip()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Stop a running analysis before the window goes."""
+        if self.analysis_task is not None:
+            self.analysis_task.stop()
+        super().closeEvent(event)
 
 
 # --------------------------------------------------------------------- command line
