@@ -240,14 +240,14 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if record.problem:
             self.show_error(record.problem, dialog=False)
         self.setWindowTitle(f"DACL Review · {name} · {self.folder}")
-        s = record.summary
+        s, w = record.summary, record.windows
         self.summary_label.setText(
             f"{name} · lead {s.get('lead', '?')} · {clock(record.duration_s)} at {record.fs:g} Hz · "
             f"{len(record.windows)} windows · AF burden {100 * float(s.get('af_burden', 0)):.1f} % · "
             f"{len(record.episodes)} model AF episode(s)"
             + (f" · {len(record.reference)} reference" if record.reference is not None else
-               " · no reference rhythm annotations"))
-        w = record.windows
+               " · no reference rhythm annotations")
+            + (" · p(AF) with 60 s rhythm context (the alarm's input)" if w.rhythm_probs is not None else ""))
         self.overview.set_record(record.centre_s, w.alarm_probs[:, CLASS_CODES.index("A")], w.heart_rate,
                                  record.duration_s, [(e.start_s, e.end_s) for e in record.episodes],
                                  record.rhythm)
@@ -357,8 +357,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.trajectory.clear_trail()
         self.trajectory.add_point(w.trajectory[i], int(np.argmax(probs)))
         hr = w.heart_rate[i]
-        lines = [f"window {clock(w.end_s[i] - rec.window_s)} – {clock(w.end_s[i])} (centre "
-                 f"{rec.centre_s[i]:.1f} s): {CLASS_NAMES[int(np.argmax(probs))]}",
+        lines = [f"window {clock(w.end_s[i] - rec.window_s)} – {clock(w.end_s[i])} (centre at "
+                 f"{clock(rec.centre_s[i])}): {CLASS_NAMES[int(np.argmax(probs))]}",
                  f"heart rate {hr:.0f} bpm" if np.isfinite(hr) else "heart rate – (no beats found)"]
         if w.rhythm_probs is not None:
             lines.append(f"AF with 60 s rhythm context (the alarm's input) "
