@@ -32,11 +32,15 @@ class WindowResult:
         return (self.done_time - self.arrival_time) * 1e3
 
 
+#: The states of a monitored stream, defined here only (sources add "idle" before and "closed" after).
+STREAM_STATES = ("running", "stalled", "fault", "ended")
+
+
 @dataclass(frozen=True)
 class StreamStatus:
     """A change in a stream's state that subscribers must see: connected, stalled, fault, ended."""
 
     stream_id: int
-    state: str  # "running" | "stalled" | "fault" | "ended"
+    state: str  # one of STREAM_STATES
     message: str = ""
     dropped_windows: int = 0

@@ -54,31 +54,13 @@ import numpy as np
 
 from core.heart_rate import HeartRateEstimator
 from core.preprocess import BAND_HZ, BANDPASS_ORDER, MODEL_FS, STD_FLOOR_MV, Preprocessor, normalize_window
-from core.results import StreamStatus, WindowResult
+from core.results import STREAM_STATES, StreamStatus, WindowResult
 from core.rhythm import RhythmTracker
 from core.ring import RingBuffer
+from core.sources.base import Source
 from core.windowing import Windower
 
 log = logging.getLogger(__name__)
-
-
-class Source(Protocol):
-    """What the scheduler needs of a source: core.sources.Source (WfdbReplaySource, LslInletSource)."""
-
-    fs: float  # the source's sampling rate, Hz (known after connect())
-    name: str
-
-    def connect(self) -> None:
-        """Open the source (called once, from a helper thread; it may block, e.g. resolving LSL)."""
-        ...
-
-    def read(self, timeout: float | None = None) -> np.ndarray | None:
-        """Samples (n,) in mV ready now (timeout=0 never blocks); None once the stream has ended."""
-        ...
-
-    def close(self) -> None:
-        """Release the source."""
-        ...
 
 
 class InferenceModel(Protocol):
@@ -207,7 +189,7 @@ class StreamInfo:
     name: str
     fs: float  # the source's own sampling rate, Hz
     ring: RingBuffer | None  # model-rate, band-passed mV for the GUI's snapshots; None for external streams
-    state: str = "running"  # "running" | "stalled" | "fault" | "ended"
+    state: str = "running"  # one of core.results.STREAM_STATES
     message: str = ""
     windows: int = 0  # results published
     dropped: int = 0  # windows dropped by back-pressure
@@ -314,7 +296,7 @@ class Scheduler:
             sid = self._next_id
             self._next_id += 1
         start_at = time.monotonic() + max(0.0, start_delay_s)
-        label = name or getattr(source, "name", "") or f"stream {sid}"
+        label = name or source.name or f"stream {sid}"
         stream = _Stream(sid, source, label, self.config, start_at)
         with self._cond:
             self._streams[sid] = stream
@@ -497,9 +479,9 @@ class Scheduler:
                 self._set_state(stream, "ended", "the source has no more samples")
                 return
             if len(chunk) == 0:
-                source_state = getattr(stream.source, "state", "running")
+                source_state = stream.source.state
                 if stream.info.state == "running" and source_state == "stalled":
-                    self._set_state(stream, "stalled", getattr(stream.source, "message", "") or "no samples")
+                    self._set_state(stream, "stalled", stream.source.message or "no samples")
                 elif stream.info.state == "running" and now - stream.last_data > self.config.stall_after_s:
                     self._set_state(stream, "stalled", f"no samples for {self.config.stall_after_s:g} s")
                 return
@@ -664,6 +646,8 @@ class Scheduler:
             self._stop.set()
 
     def _set_state(self, stream: _Stream, state: str, message: str) -> None:
+        if state not in STREAM_STATES:
+            raise ValueError(f"unknown stream state {state!r}; known: {STREAM_STATES}")
         if stream.info.state == state and stream.info.message == message:
             return
         stream.info.state, stream.info.message = state, message

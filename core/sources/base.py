@@ -14,10 +14,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from core.results import STREAM_STATES
+
 log = logging.getLogger(__name__)
 
-#: States a source reports; "running", "stalled", "fault" and "ended" match core.results.StreamStatus.
-STATES = ("idle", "running", "stalled", "fault", "ended", "closed")
+#: States a source reports: a stream's states (core.results), plus before connecting and after closing.
+STATES = ("idle", *STREAM_STATES, "closed")
 
 
 class SourceError(RuntimeError):
@@ -90,6 +92,8 @@ class Source(ABC):
         self.close()
 
     def _set_state(self, state: str, message: str = "") -> None:
+        if state not in STATES:
+            raise ValueError(f"source {self.name}: unknown state {state!r}; known: {STATES}")
         if state == self.state and message == self.message:
             return
         self.state, self.message = state, message

@@ -107,3 +107,14 @@ def test_a_looped_replay_ends_after_total_s_of_signal(record):
     np.testing.assert_array_equal(out[2 * n :], record.signal[: n // 2])
     with pytest.raises(ValueError, match="total_s"):
         WfdbReplaySource(record, loop=True, total_s=0)
+
+
+def test_stream_states_are_defined_once_and_unknown_ones_refused(record):
+    from core.results import STREAM_STATES
+    from core.sources.base import STATES
+
+    assert STATES == ("idle", *STREAM_STATES, "closed")
+    source = WfdbReplaySource(record)
+    with pytest.raises(ValueError, match="unknown state 'stalling'"):
+        source._set_state("stalling", "typo")
+    assert source.state == "idle"
