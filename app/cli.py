@@ -141,11 +141,14 @@ def main(argv: list[str] | None = None) -> int:
         def finish() -> None:
             if args.screenshot:
                 status["code"] = _save_screenshot(window, args.screenshot)
-            window.close()
             app.exit(status["code"])
 
         QtCore.QTimer.singleShot(int(args.duration * 1000), finish)
     code = app.exec()
+    if args.duration is not None:
+        # closed after the loop, not in it: closing the last window inside exec() posts a Quit event that
+        # outlives this exec() and ends the caller's next event loop (a test's waits) at once
+        window.close()
     window.settings.sync()
     return status["code"] or code
 

@@ -301,14 +301,12 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if self.record is None:
             return
         spans = self.record.episodes if source == "model" else (self.record.reference or [])
-        onsets = [s.start_s for s in spans]
         eps = 0.5 / self.record.fs  # the cursor at an onset counts as that episode
-        later = [t for t in onsets if t > self.cursor + eps] if step > 0 else \
-            [t for t in onsets if t < self.cursor - eps]
-        if not later:
+        onsets = [s.start_s for s in spans if step * (s.start_s - self.cursor) > eps]
+        if not onsets:
             self.statusBar().showMessage(f"no {'later' if step > 0 else 'earlier'} {source} AF episode", 4000)
             return
-        self.set_cursor(min(later) if step > 0 else max(later))
+        self.set_cursor(min(onsets) if step > 0 else max(onsets))
 
     def zoom(self, step: int) -> None:
         """A shorter (step 1) or longer (-1) ECG span around the cursor."""
@@ -342,7 +340,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         except RecordError as exc:
             self.ecg.show_message(str(exc), span, self.cursor)
             return
-        def overlapping(spans):
+
+        def overlapping(spans: list[Span] | None) -> list[tuple[float, float]]:
             return [(s.start_s, s.end_s) for s in spans or [] if s.end_s > span[0] and s.start_s < span[1]]
 
         beat_at, beat_codes = rec.beats(start, stop)
@@ -472,11 +471,12 @@ def main(argv: list[str] | None = None) -> int:
                 from app.cli import _save_screenshot
 
                 status["code"] = _save_screenshot(window, args.screenshot)
-            window.close()
             app.exit(status["code"])
 
         QtCore.QTimer.singleShot(int(args.duration * 1000), finish)
     code = app.exec()
+    if args.duration is not None:
+        window.close()  # after the loop: see app.cli.main (a close inside exec() posts a stray Quit)
     return status["code"] or code
 
 
