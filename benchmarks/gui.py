@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "gui",
         "machine": {**machine(), "load_avg_1m_at_start": load_at_start,
-                    "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+                    "load_avg_1m_at_end": round(os.getloadavg()[0], 2), "nice": os.nice(0),
                     "qt_platform": os.environ.get("QT_QPA_PLATFORM"),
                     "qt": QtCore.qVersion(), "pyside6": PySide6.__version__},
         "backend": f"{backend['backend']} ({backend['device']}, {backend['precision']})",
