@@ -1,8 +1,9 @@
 """CinC-2017-style datasets: a WFDB folder plus a `record,label` CSV, split and cut into model windows.
 
-The signal contract is the one in docs/issues/TEAM.md: lead in mV → 300 Hz → band-pass 0.5–40 Hz →
-windows of W = 2048 samples, each z-scored by core.preprocess.normalize_window. core.preprocess does the
-work, so training sees exactly what the streaming monitor sees (PREPROCESS_VERSION keys feature caches).
+The signal contract (written into every bundle's manifest, docs/architecture.md): lead in mV → 300 Hz →
+band-pass 0.5–40 Hz → windows of W = 2048 samples, each z-scored by core.preprocess.normalize_window.
+core.preprocess does the work, so training sees exactly what the streaming monitor sees
+(PREPROCESS_VERSION keys feature caches).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ CLASSES = ("N", "A", "O", "~")  # class order of every probability vector in the
 CLASS_NAMES = ("normal sinus rhythm", "atrial fibrillation", "other rhythm", "too noisy")
 MODEL_FS = 300.0  # model sampling rate (Hz), shared contract
 WINDOW = 2048  # model window W (samples), shared contract
+MONITOR_HOP = 300  # samples between the monitor's window ends (1 s): the rhythm head is fitted at it
 # Record-level evaluation cuts windows at W/4 covering the record's end, so every sample is in ~4 windows:
 # on a validation split this raised AF AUROC from 0.964 (hop W) to 0.977 and challenge F1 from 0.73 to 0.77
 EVAL_HOP = WINDOW // 4

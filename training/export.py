@@ -93,7 +93,9 @@ def write_model_bundle(
     """
     from core.contract import preprocessing_block
     from engines.bundle import write_bundle
+    from training.dataset import MODEL_FS, MONITOR_HOP
 
+    fs = int(MODEL_FS)
     points = np.concatenate([np.asarray(v, dtype=np.float32).reshape(-1, 2) for v in cloud.values()])
     labels = np.concatenate([np.full(len(v), code) for code, v in cloud.items()])
     return write_bundle(
@@ -105,10 +107,10 @@ def write_model_bundle(
         metrics=metrics,
         config=config,
         data_hash=data_hash,
-        scattering_params=params.as_manifest() | {"fs": 300},
-        hop=300,
-        fs=300,
-        preprocessing=preprocessing_block(300),
+        scattering_params=params.as_manifest() | {"fs": fs},
+        hop=MONITOR_HOP,
+        fs=fs,
+        preprocessing=preprocessing_block(fs),
         demo_windows=demo_windows,
         extra=extra,
         rhythm_head=rhythm[0] if rhythm else None,

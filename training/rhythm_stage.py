@@ -25,7 +25,7 @@ from core import ec57
 from core.preprocess import preprocess_record
 from core.records import open_record
 from core.rhythm import CONTEXT_S, GUARD_S, RHYTHM_FEATURES
-from training import evaluate, features, mitbih, noise
+from training import dataset, evaluate, features, mitbih, noise
 from training.rhythm_head import (
     Holter,
     Sets,
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 FIT_STRIDE = 3  # every third Holter window (1 s hop) is fitted on: neighbours are nearly the same
 CINC_STRIDE = 2  # CinC validation windows at a 2 s hop (the tracker still sees every window)
 NOISY_SNR_DB = (-6.0, 24.0)
-MODEL_FS, WINDOW, HOP = 300.0, 2048, 300
+MODEL_FS, WINDOW, HOP = dataset.MODEL_FS, dataset.WINDOW, dataset.MONITOR_HOP
 
 
 def default_folder(data: Path, name: str) -> Path | None:
