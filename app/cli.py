@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from app.args import configure_logging, parse_lead
@@ -129,27 +130,40 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dacl-monitor: error: {exc}", file=sys.stderr)
         return 2
 
-    from PySide6 import QtCore
-
     try:
         app, window = launch(args)
     except ModelLoadError as exc:
         print(f"dacl-monitor: error: {exc}", file=sys.stderr)
         return 2
+    code = run_window(app, window, args.duration, args.screenshot)
+    window.settings.sync()
+    return code
+
+
+def run_window(app, window, duration: float | None, screenshot: str | None,
+               failure: Callable[[], str | None] = lambda: None) -> int:
+    """Run the event loop; with `duration` (s), stop after it and save `screenshot`.
+
+    When `failure()` returns a message at that point, it is printed and the exit status is 1.
+    """
+    from PySide6 import QtCore
+
     status = {"code": 0}
-    if args.duration is not None:
+    if duration is not None:
         def finish() -> None:
-            if args.screenshot:
-                status["code"] = _save_screenshot(window, args.screenshot)
+            if (error := failure()) is not None:
+                status["code"] = 1
+                print(f"dacl-monitor: error: {error}", file=sys.stderr)
+            elif screenshot:
+                status["code"] = _save_screenshot(window, screenshot)
             app.exit(status["code"])
 
-        QtCore.QTimer.singleShot(int(args.duration * 1000), finish)
+        QtCore.QTimer.singleShot(int(duration * 1000), finish)
     code = app.exec()
-    if args.duration is not None:
+    if duration is not None:
         # closed after the loop, not in it: closing the last window inside exec() posts a Quit event that
         # outlives this exec() and ends the caller's next event loop (a test's waits) at once
         window.close()
-    window.settings.sync()
     return status["code"] or code
 
 

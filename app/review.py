@@ -460,24 +460,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dacl-monitor review: error: --duration must be positive; {args.duration} is invalid",
               file=sys.stderr)
         return 2
+    from app.cli import run_window
+
     app, window, ok = launch(args)
-    status = {"code": 0}
-    if args.duration is not None:
-        def finish() -> None:
-            if not ok:
-                status["code"] = 1
-                print(f"dacl-monitor review: error: {window.error_text}", file=sys.stderr)
-            elif args.screenshot:
-                from app.cli import _save_screenshot
-
-                status["code"] = _save_screenshot(window, args.screenshot)
-            app.exit(status["code"])
-
-        QtCore.QTimer.singleShot(int(args.duration * 1000), finish)
-    code = app.exec()
-    if args.duration is not None:
-        window.close()  # after the loop: see app.cli.main (a close inside exec() posts a stray Quit)
-    return status["code"] or code
+    return run_window(app, window, args.duration, args.screenshot,
+                      failure=lambda: None if ok else f"review: {window.error_text}")
 
 
 if __name__ == "__main__":

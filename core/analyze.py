@@ -130,7 +130,8 @@ class RecordAnalysis:
         flag_names = sorted({f for fl in self.flags for f in fl})
         return {
             "record": rec.name,
-            "path": rec.path,
+            # absolute, so review mode finds the record from any working folder
+            "path": rec.path if rec.path.startswith("physionet:") else str(Path(rec.path).resolve()),
             "fs": rec.fs,
             "lead": rec.lead,
             "samples": rec.n_samples,

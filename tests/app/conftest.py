@@ -23,6 +23,17 @@ SAMPLES = DATA / "wfdb-samples"
 DEFAULT_BUNDLE = REPO / "engines" / "default"
 
 
+def start(qtbot, bundle, settings_path, *argv: str):
+    """The monitor window as `dacl-monitor ARGV --model BUNDLE --settings INI` opens it."""
+    from app.cli import _check, build_parser, launch
+
+    args = build_parser().parse_args([*argv, "--model", str(bundle), "--settings", settings_path])
+    _check(args)
+    _, window = launch(args)
+    qtbot.addWidget(window)
+    return window
+
+
 def need(path: Path) -> Path:
     """Skip unless the shared record (or folder) exists."""
     if not (Path(str(path) + ".hea").exists() or path.is_dir()):

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,8 @@ def test_analyze_writes_every_output_and_skips_corrupt_records(bundle, folder, t
         assert ann.fs == 300 and set(ann.symbol) == {"+"} and ann.aux_note[0] == "(N"
         summary = json.loads((out / f"{name}_summary.json").read_text())
         assert summary["files"]["report"] == f"{name}_report.png"
+        # absolute, so review mode finds the record from any folder
+        assert Path(summary["path"]).is_absolute() and Path(summary["path"] + ".hea").is_file()
     assert json.loads((out / "analysis.json").read_text())["records"] == run["records"]
 
 

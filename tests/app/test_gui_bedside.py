@@ -9,21 +9,12 @@ import time
 import numpy as np
 from PySide6 import QtCore
 
-from app.cli import _check, build_parser, launch
 from core.records import open_record
 from core.results import WindowResult
 from core.sources import WfdbReplaySource
-from tests.app.conftest import DATA, need
+from tests.app.conftest import DATA, need, start
 
 SID = 99
-
-
-def start(qtbot, bundle, settings_path, *argv: str):
-    args = build_parser().parse_args([*argv, "--model", str(bundle), "--settings", settings_path])
-    _check(args)
-    _, window = launch(args)
-    qtbot.addWidget(window)
-    return window
 
 
 def window_rect(widget, window) -> QtCore.QRect:

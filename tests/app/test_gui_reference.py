@@ -9,26 +9,17 @@ import pytest
 import wfdb
 from PySide6 import QtCore
 
-from app.cli import _check, build_parser, launch
 from core import ec57
 from core.events import EpisodeSettings, EventLog
 from core.records import open_record
 from core.reference import ReferenceTrack, rhythm_segments
 from core.results import WindowResult
 from core.sources import WfdbReplaySource
-from tests.app.conftest import CINC, DATA, need
+from tests.app.conftest import CINC, DATA, need, start
 
 SID = 99
 FS, REC_FS = 300.0, 360.0
 SETTINGS = EpisodeSettings(on=0.8, off=0.5, k_on=3, k_off=3, smooth=1)
-
-
-def start(qtbot, bundle, settings_path, *argv: str):
-    args = build_parser().parse_args([*argv, "--model", str(bundle), "--settings", settings_path])
-    _check(args)
-    _, window = launch(args)
-    qtbot.addWidget(window)
-    return window
 
 
 def rdann_rhythms(path) -> list[tuple[int, int, str]]:

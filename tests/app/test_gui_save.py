@@ -13,26 +13,17 @@ import pytest
 import wfdb
 from PySide6 import QtCore, QtGui
 
-from app.cli import _check, build_parser, launch
 from core.analyze import RecordAnalysis, write_outputs
 from core.events import EpisodeSettings, EventLog
 from core.records import open_record
 from core.results import WindowResult
 from core.sources import WfdbReplaySource
-from tests.app.conftest import DATA, need
+from tests.app.conftest import DATA, need, start
 
 SID = 99
 SETTINGS = EpisodeSettings(on=0.8, off=0.5, k_on=3, k_off=3, smooth=1)
 # windows end at 2048 + 300 k; AF from the third window for ten windows
 P_AF = [0.1, 0.1] + [0.97] * 10 + [0.02] * 5
-
-
-def start(qtbot, bundle, settings_path, *argv: str):
-    args = build_parser().parse_args([*argv, "--model", str(bundle), "--settings", settings_path])
-    _check(args)
-    _, window = launch(args)
-    qtbot.addWidget(window)
-    return window
 
 
 @pytest.fixture

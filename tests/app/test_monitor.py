@@ -7,20 +7,12 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.cli import _check, build_parser, launch, main
+from app.cli import main
 from app.demo import DEFAULT_RECORD
 from app.main_window import DEFAULT_SIZE
 from core.preprocess import preprocess_record
 from core.records import open_record
-from tests.app.conftest import SAMPLES, need
-
-
-def start(qtbot, bundle, settings_path, *argv: str):
-    args = build_parser().parse_args([*argv, "--model", str(bundle), "--settings", settings_path])
-    _check(args)
-    _, window = launch(args)
-    qtbot.addWidget(window)
-    return window
+from tests.app.conftest import SAMPLES, need, start
 
 
 def test_window_opens_on_the_default_record_and_model(qtbot, bundle, settings_path):
