@@ -83,3 +83,41 @@ def mean_metrics(folds: list[dict]) -> dict:
         out[k + "_std"] = float(vals.std())
     out["folds"] = len(folds)
     return out
+
+
+def holter_scores(model_path, folder, learning_s: float | None = None,
+                  progress: Callable[[int, int], None] = lambda done, total: None) -> dict:
+    """EC57 AF scores of a bundle on annotated Holter records, through the monitor's own path.
+
+    Every record with reference 'atr' annotations in `folder` goes through `core.analyze.analyze_record`
+    (the live scheduler, the bundle's engines on ONNX Runtime, its rhythm head and episode settings); its
+    AF episodes are scored against the reference by `core.ec57` (flutter counted as not AF). Returns
+    {"gross": ec57.gross(...), "records": [per-record rows]}.
+    """
+    from core import ec57
+    from core.analyze import AF, analyze_record
+    from core.records import open_record
+    from core.scheduler_model import load_model
+    from training.mitbih import list_annotated
+
+    paths = list_annotated(folder)
+    if not paths:
+        raise FileNotFoundError(f"{folder}: no records with reference 'atr' annotations")
+    learning = ec57.LEARNING_S if learning_s is None else learning_s
+    model = load_model(model_path, "onnxruntime")
+    scores, rows = [], []
+    try:
+        for i, path in enumerate(paths):
+            progress(i, len(paths))
+            rec = open_record(path)
+            ann = rec.annotations
+            analysis = analyze_record(rec, model)
+            detected = [(e.onset_sample, e.offset_sample) for e in analysis.episodes(AF)]
+            reference = ec57.af_reference(ann.sample, ann.symbol, ann.aux_note, rec.n_samples)
+            score = ec57.score_record(rec.name, reference, detected, rec.n_samples, rec.fs, learning)
+            scores.append(score)
+            rows.append(ec57.score_table([score])[0])
+    finally:
+        model.close()
+    progress(len(paths), len(paths))
+    return {"gross": ec57.gross(scores), "records": rows, "learning_s": learning}
