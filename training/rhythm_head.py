@@ -163,8 +163,12 @@ def head_probs(head: FusedRhythmHead, s: StreamWindows) -> np.ndarray:
 
 
 # ----- episode settings by leave-records-out cross-validation ------------------------------------------
-GRID = [EpisodeSettings("A", on, off, k, k, smooth) for on in (0.5, 0.6, 0.7, 0.8) for off in (0.3, 0.4, 0.5)
-        if off <= on for k in (3, 5, 10, 15) for smooth in (1, 5, 10, 20)]
+# Runs up to 30 windows (30 s, the clinical episode length) and offsets down to p 0.1: long AF episodes
+# with dips in p(AF) stay one episode. Against the first grid (offs 0.3-0.5, runs 3-15, smoothing 1-20)
+# the nested CV on out-of-fold probabilities moved duration Se 0.81 -> 0.97 and duration +P 0.83 -> 0.76.
+GRID = [EpisodeSettings("A", on, off, k, k, smooth) for on in (0.5, 0.6, 0.7, 0.8)
+        for off in (0.1, 0.2, 0.3, 0.4, 0.5) if off <= on for k in (5, 10, 15, 20, 30)
+        for smooth in (1, 5, 10, 20, 30)]
 
 
 def smoothed_af(probs: np.ndarray, smooth: int) -> np.ndarray:
