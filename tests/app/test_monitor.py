@@ -160,9 +160,16 @@ def test_an_af_episode_raises_the_alarm_banner_and_logs_events(qtbot, bundle, se
         probs = np.array([1 - p_af, p_af, 0.0, 0.0])
         return WindowResult(99, 2048 + 300 * k, 0.0, 0.01, probs, np.zeros(16), np.zeros(2), 72.0)
 
+    from core.events import EpisodeDetector
+
     s = window.session.model.episodes  # the bundle's episode settings (manifest "episodes")
-    af = [0.1, 0.2] + [0.97] * (s.k_on + s.smooth - 1)  # AF confirmed by the k_on-th window above `on`
-    for k, p in enumerate(af):
+    # the window that confirms the episode, by the core detector with the same settings (its smoothing
+    # lets the run start before the smoothing span is all AF): the banner must rise exactly there
+    af = [0.1, 0.2] + [0.97] * (s.k_on + s.smooth - 1)
+    detector = EpisodeDetector(settings=s)
+    confirm = next(k for k, p in enumerate(af) if detector.update(99, result(k, p).probs, 2048 + 300 * k))
+    assert confirm >= s.k_on + 1
+    for k, p in enumerate(af[: confirm + 1]):
         assert not window.alarm.isVisible()
         window.on_result(result(k, p))
     assert window.alarm.isVisible() and "AF ALARM" in window.alarm.text() and "bed 99" in window.alarm.text()
