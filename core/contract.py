@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.events import EpisodeSettings
-from core.preprocess import BAND_HZ, BANDPASS_ORDER, STD_FLOOR_MV
-from core.results import CLASS_CODES
+from core.preprocess import BAND_HZ, BANDPASS_ORDER, MODEL_FS, STD_FLOOR_MV
+from core.results import CLASS_CODES, CLASS_NAMES
+from core.windowing import WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,14 @@ class RhythmInput:
 class ModelContract:
     """Signal-path settings of one model; the defaults are those of every bundle trained here."""
 
-    fs: float = 300.0
-    window: int = 2048
+    fs: float = MODEL_FS
+    window: int = WINDOW
     hop: int = 300  # the monitor's hop between window ends (training crops use their own)
     band_hz: tuple[float, float] = BAND_HZ
     bandpass_order: int = BANDPASS_ORDER
     std_floor_mv: float = STD_FLOOR_MV
     classes: tuple[str, ...] = CLASS_CODES
-    class_names: tuple[str, ...] = ("Normal", "AF", "Other", "Noisy")
+    class_names: tuple[str, ...] = CLASS_NAMES
     rhythm: RhythmInput | None = None
     episodes: EpisodeSettings = EpisodeSettings()
 
