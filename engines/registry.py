@@ -1,6 +1,7 @@
 """The explicit registry of inference backends and auto-selection among them.
 
 Order of preference: TensorRT -> ONNX Runtime CUDA -> PyTorch CUDA -> ONNX Runtime CPU -> PyTorch CPU.
+The Triton backend (a remote server) is registered too but only opened by name, with the server's URL.
 Selection tries each in turn and records why every skipped one was skipped (not installed, no GPU, or it
 failed to open), so the log and the GUI can say why the monitor runs on what it runs on.
 """
@@ -12,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from engines import backend_onnxruntime, backend_tensorrt, backend_torch
+from engines import backend_onnxruntime, backend_tensorrt, backend_torch, backend_triton
 from engines.base import Engine, EngineUnavailable
 from engines.bundle import Bundle
 
@@ -40,8 +41,10 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
     Backend("onnxruntime-cpu", lambda: backend_onnxruntime.unavailable_reason("cpu"),
             lambda bundle, **kw: backend_onnxruntime.onnxruntime_pipeline(bundle, "cpu", **kw)),
     Backend("torch-cpu", lambda: backend_torch.unavailable_reason("cpu"), _torch_pair("cpu")),
+    # a remote server: chosen by name only (it needs url=...), never by auto-selection
+    Backend("triton", backend_triton.unavailable_reason, backend_triton.TritonEngine),
 )}
-AUTO_ORDER = tuple(BACKENDS)
+AUTO_ORDER = tuple(name for name in BACKENDS if name != "triton")
 
 
 @dataclasses.dataclass
@@ -60,8 +63,8 @@ class Selection:
 
 
 def availability() -> dict[str, str | None]:
-    """Every registered backend -> None if it can run here, else the reason it cannot."""
-    return {name: backend.unavailable() for name, backend in BACKENDS.items()}
+    """Every local backend (AUTO_ORDER) -> None if it can run here, else the reason it cannot."""
+    return {name: BACKENDS[name].unavailable() for name in AUTO_ORDER}
 
 
 def open_engine(bundle: Bundle, backend: str, **options: Any) -> Engine:

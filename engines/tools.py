@@ -83,14 +83,16 @@ def throughput(engine: Engine, windows: np.ndarray, min_seconds: float = 0.5) ->
 
 def verify_engines(bundle: Bundle | str | Path, windows: np.ndarray | None = None, count: int = 64,
                    precision: str = "fp16", console: Any | None = None,
-                   data_dir: Path | None = None, min_seconds: float = 0.5) -> list[VerifyRow]:
+                   data_dir: Path | None = None, min_seconds: float = 0.5,
+                   triton: dict[str, Any] | None = None) -> list[VerifyRow]:
     """Run every registered backend on the same real windows; print and return deviations and speed.
 
     Reference: the bundle's torch.export programs on CPU in FP32. Windows: ``windows`` if given, else
     ``count`` windows from ``data_dir`` (default ../shared/data/cinc2017) if present, else the bundle's
     demo windows. A backend
     that cannot run here gets a "skipped: <why>" row. ``console`` is a rich Console (default: stdout);
-    ``min_seconds`` is the timing per backend.
+    ``min_seconds`` is the timing per backend. ``triton`` (url=..., model=..., protocol=...) adds a
+    row for a Triton server, which returns only the encoder's outputs (no Δscat).
     """
     bundle = _bundle(bundle)
     source = "given"
@@ -98,8 +100,9 @@ def verify_engines(bundle: Bundle | str | Path, windows: np.ndarray | None = Non
         windows, source = load_windows(bundle, count, data_dir)
     reference = TorchEngine(bundle, "pair", "cpu").run(windows)
     rows: list[VerifyRow] = []
-    for name in registry.AUTO_ORDER:
-        options = {"precision": precision} if name == "tensorrt" else {}
+    options_of = {"tensorrt": {"precision": precision}, "triton": triton or {}}
+    for name in registry.AUTO_ORDER + (("triton",) if triton else ()):
+        options = options_of.get(name, {})
         try:
             engine = registry.open_engine(bundle, name, **options)
             got = engine.run(windows)
@@ -109,9 +112,9 @@ def verify_engines(bundle: Bundle | str | Path, windows: np.ndarray | None = Non
         except Exception as err:  # noqa: BLE001 - report a broken backend, verify the rest
             rows.append(VerifyRow(name, status=f"FAILED: {type(err).__name__}: {err}"))
             continue
-        deviation = {k: float(np.max(np.abs(got[k] - reference[k]))) for k in COMPARED}
+        deviation = {k: float(np.max(np.abs(got[k] - reference[k]))) for k in COMPARED if k in got}
         tol = TOLERANCE.get(engine.precision, TOLERANCE["fp32"])
-        ok = all(deviation[k] <= tol * max(1.0, float(np.max(np.abs(reference[k])))) for k in COMPARED)
+        ok = all(v <= tol * max(1.0, float(np.max(np.abs(reference[k])))) for k, v in deviation.items())
         rows.append(VerifyRow(name, engine.device, engine.precision, "ok" if ok else "DEVIATES", deviation,
                               throughput(engine, windows, min_seconds)))
         engine.close()

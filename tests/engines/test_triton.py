@@ -1,0 +1,155 @@
+"""The Triton repository export and the triton engine backend against a real local Triton server.
+
+The server is the nvidia-pytriton wheel's tritonserver from `.triton-venv` (`make triton-env`, which
+`make test` runs first), serving a repository exported from the shipped bundle on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines.backend_onnxruntime import onnxruntime_pipeline
+from engines.backend_triton import TritonEngine, TritonError, contract_record
+from engines.base import EngineUnavailable
+from engines.bundle import load_bundle
+from engines.registry import open_engine
+
+pytest.importorskip("tritonclient.grpc", reason="tritonclient is not installed (pip install -e '.[triton]')")
+
+from google.protobuf import text_format  # noqa: E402 - after the importorskip
+from tritonclient.grpc import model_config_pb2  # noqa: E402
+
+from training.triton_repo import Batching, export_repository  # noqa: E402
+from training.triton_server import LocalTritonServer, ServerUnavailable, free_port  # noqa: E402
+
+SHIPPED = Path(__file__).parents[2] / "engines" / "default"
+
+
+def parse(path: Path) -> model_config_pb2.ModelConfig:
+    return text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
+
+
+def test_exported_configs_parse_with_tritons_protobuf_and_name_the_manifests_tensors(tmp_path):
+    written = export_repository(SHIPPED, tmp_path / "repo", batching=Batching(max_batch_size=32,
+                                preferred_batch_size=(4, 32), max_queue_delay_microseconds=500, instances=2))
+    assert sorted(p.parent.name for p in written) == ["dacl", "dacl_encoder", "dacl_scattering"]
+    manifest = load_bundle(SHIPPED).manifest
+    for graph in ("scattering", "encoder"):
+        config = parse(tmp_path / "repo" / f"dacl_{graph}" / "config.pbtxt")
+        spec = manifest["graphs"][graph]
+        assert config.platform == "onnxruntime_onnx" and config.max_batch_size == 32
+        assert {t.name: list(t.dims) for t in config.input} == {k: v[1:] for k, v in spec["inputs"].items()}
+        assert {t.name: list(t.dims) for t in config.output} == {k: v[1:] for k, v in spec["outputs"].items()}
+        assert list(config.dynamic_batching.preferred_batch_size) == [4, 32]
+        assert config.dynamic_batching.max_queue_delay_microseconds == 500
+        assert config.instance_group[0].count == 2
+        assert config.instance_group[0].kind == model_config_pb2.ModelInstanceGroup.KIND_CPU
+        onnx = (tmp_path / "repo" / f"dacl_{graph}" / "1" / "model.onnx").read_bytes()
+        assert onnx == load_bundle(SHIPPED).onnx_path(graph).read_bytes()
+    ensemble = parse(tmp_path / "repo" / "dacl" / "config.pbtxt")
+    assert ensemble.platform == "ensemble"
+    assert [s.model_name for s in ensemble.ensemble_scheduling.step] == ["dacl_scattering", "dacl_encoder"]
+    assert [t.name for t in ensemble.input] == ["window"] and list(ensemble.input[0].dims) == [2048]
+    assert {t.name: list(t.dims) for t in ensemble.output} == {"probs": [4], "embedding": [64],
+                                                                "trajectory": [2]}
+    record = json.loads(ensemble.parameters["dacl_contract"].string_value)
+    assert record == contract_record(load_bundle(SHIPPED))
+    assert record["episodes"] == manifest["episodes"] and record["window"] == 2048
+    assert json.loads((tmp_path / "repo" / "dacl" / "contract.json").read_text()) == record
+    with pytest.raises(FileExistsError, match="exist already"):
+        export_repository(SHIPPED, tmp_path / "repo")
+
+
+def test_python_backend_variant_and_tensorrt_plan_entries(tmp_path):
+    plans = {}
+    for graph in ("scattering", "encoder"):  # plan files are copied, not read: any bytes show the layout
+        plans[graph] = tmp_path / f"{graph}.trtplan"
+        plans[graph].write_bytes(b"plan")
+    export_repository(SHIPPED, tmp_path / "repo", backend="python", plans=plans)
+    assert parse(tmp_path / "repo" / "dacl_encoder" / "config.pbtxt").backend == "python"
+    assert (tmp_path / "repo" / "dacl_encoder" / "1" / "model.py").is_file()
+    trt = parse(tmp_path / "repo" / "dacl_encoder_trt" / "config.pbtxt")
+    assert trt.platform == "tensorrt_plan"
+    assert (tmp_path / "repo" / "dacl_encoder_trt" / "1" / "model.plan").read_bytes() == b"plan"
+    steps = parse(tmp_path / "repo" / "dacl_trt" / "config.pbtxt").ensemble_scheduling.step
+    assert [s.model_name for s in steps] == ["dacl_scattering_trt", "dacl_encoder_trt"]
+    with pytest.raises(ValueError, match="preferred batch sizes"):
+        Batching(max_batch_size=8, preferred_batch_size=(16,))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, small_bundle):
+    """One real server: the shipped bundle as "dacl", and another (small) bundle as "other"."""
+    repo = tmp_path_factory.mktemp("triton") / "repo"
+    export_repository(SHIPPED, repo, backend="python")
+    export_repository(small_bundle, repo, name="other", backend="python")
+    try:
+        running = LocalTritonServer(repo).start()
+    except ServerUnavailable as err:
+        pytest.skip(f"the local Triton server cannot start here: {err}")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def windows(real_windows):
+    return real_windows[:24]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_served_results_equal_local_onnxruntime(server, windows, protocol):
+    bundle = load_bundle(SHIPPED)
+    url = server.grpc_url if protocol == "grpc" else server.http_url
+    engine = open_engine(bundle, "triton", url=url)
+    assert engine.protocol == protocol and engine.max_batch == 64
+    got = engine.run(windows)
+    want = onnxruntime_pipeline(bundle, "cpu").run(windows)
+    for name in ("probs", "embedding", "trajectory"):
+        np.testing.assert_allclose(got[name], want[name], atol=1e-5, rtol=0)
+    assert engine.run(windows[:0])["probs"].shape == (0, 4)
+    engine.close()
+
+
+def test_the_server_batches_requests_that_arrive_together(server, windows):
+    from tritonclient.grpc import InferenceServerClient
+
+    engines = [TritonEngine(load_bundle(SHIPPED), server.grpc_url) for _ in range(8)]
+    go = threading.Barrier(len(engines))
+
+    def send(engine):
+        go.wait()
+        for i in range(6):
+            engine.run(windows[i:i + 1])
+
+    threads = [threading.Thread(target=send, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stats = InferenceServerClient(server.grpc_url).get_inference_statistics("dacl_scattering")
+    sizes = {b.batch_size: b.compute_infer.count for m in stats.model_stats for b in m.batch_stats}
+    assert max(sizes) > 1, f"no batch larger than one window: {sizes}"
+
+
+def test_errors_name_the_server_and_the_problem(server, small_bundle):
+    bundle = load_bundle(SHIPPED)
+    nobody = f"127.0.0.1:{free_port()}"
+    with pytest.raises(EngineUnavailable, match=rf"triton server {nobody}: cannot connect"):
+        TritonEngine(bundle, nobody)
+    with pytest.raises(EngineUnavailable, match=r"model 'nope': the model is not ready.*served: .*dacl"):
+        TritonEngine(bundle, server.grpc_url, model="nope")
+    with pytest.raises(TritonError, match=r"model 'other' serves another model than bundle .*graphs\."
+                                          r"encoder\.sha256: server '\w+' vs bundle '\w+'"):
+        TritonEngine(bundle, server.grpc_url, model="other")
+    assert TritonEngine(load_bundle(small_bundle), server.grpc_url, model="other").run(
+        load_bundle(small_bundle).demo_windows())["probs"].shape == (8, 4)
+    hurried = TritonEngine(bundle, server.grpc_url, timeout_s=1e-4)
+    with pytest.raises(TritonError, match=rf"triton server {server.grpc_url} model 'dacl': .*[Dd]eadline"):
+        hurried.run(np.zeros((64, 2048), np.float32))
+    with pytest.raises(EngineUnavailable, match="needs the server's address"):
+        open_engine(bundle, "triton")
