@@ -214,7 +214,7 @@ def analyze_record(
     config = config or analysis_config(model)
     if config.backpressure != "block":
         raise ValueError("analyze_record needs a SchedulerConfig with backpressure='block' (nothing dropped)")
-    events = events or EventLog(settings=getattr(model, "episodes", None))
+    events = events or EventLog(settings=model.episodes)
     expected = expected_windows(record.n_samples, record.fs, config.fs, config.window, config.hop)
     scheduler = Scheduler(model, config)
     collected: list[WindowResult] = []  # every result: the worker thread appends, unbounded on purpose

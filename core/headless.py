@@ -141,7 +141,7 @@ def run_headless(
         raise ValueError(f"none of the records in {records} could be read; skipped: {skipped}")
     scheduler = Scheduler(model, config)
     latency = LatencyRecorder()
-    events = EventLog(settings=getattr(model, "episodes", None))
+    events = EventLog(settings=model.episodes)
     scheduler.subscribe(latency)
     scheduler.subscribe(events)
     statuses = scheduler.status_queue(maxsize=100_000)

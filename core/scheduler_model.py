@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.inference import InferenceModel
+
 log = logging.getLogger(__name__)
 
 
-class PipelineModel:
-    """Normalised windows (B, W) float32 through an engines Pipeline (a core.scheduler.InferenceModel)."""
+class PipelineModel(InferenceModel):
+    """Normalised windows (B, W) float32 through an engines Pipeline: a bundle as the scheduler runs it."""
 
     def __init__(self, pipeline, bundle) -> None:  # engines.base.Pipeline, engines.bundle.Bundle
         from core.contract import ModelContract

@@ -11,7 +11,7 @@ from core.events import EventLog
 from core.preprocess import normalize_window, preprocess_record
 from core.records import open_record
 from core.rhythm import offline_rhythm
-from core.scheduler import Scheduler, SchedulerConfig
+from core.scheduler import InferenceModel, Scheduler, SchedulerConfig
 from core.scheduler_model import load_model
 from core.sources import WfdbReplaySource
 from core.windowing import offline_windows
@@ -100,7 +100,7 @@ def test_a_failing_engine_is_an_analysis_error_not_a_hang(model):
     need_data(CINC)
     from core.analyze import AnalysisError
 
-    class Broken:
+    class Broken(InferenceModel):
         fs, window, hop, backend = model.fs, model.window, model.hop, "broken"
 
         def infer(self, windows):
@@ -111,7 +111,7 @@ def test_a_failing_engine_is_an_analysis_error_not_a_hang(model):
 
 
 def test_block_backpressure_delivers_every_window_where_drop_policy_drops(model, record_100_first_minute):
-    class Slow:  # a real model behind a slow engine: 20 ms per call, batches of at most 2
+    class Slow(InferenceModel):  # a real model behind a slow engine: 20 ms per call, batches of at most 2
         fs, window, hop, backend = model.fs, model.window, model.hop, "slow"
 
         def infer(self, windows):

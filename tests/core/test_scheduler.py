@@ -216,3 +216,31 @@ def test_full_queue_drops_the_oldest_windows_exactly(model):
     assert [r.end_index for r in results.get_all()] == ends[2:]
     with pytest.raises(KeyError, match="not an external stream"):
         scheduler.submit([PendingWindow(sid + 1, 2048, signal[:2048], now, frozenset())])
+
+
+def test_external_stream_windows_give_the_results_of_the_same_windows_acquired(model):
+    """Windows cut by a producer and submitted give what the scheduler's own acquisition gives for them."""
+    need_data(CINC)
+    rec = open_record(CINC / "A00001")
+    config = SchedulerConfig(pending_per_stream=10_000, max_batch=1)  # batch 1: see streaming_equals_offline
+    acquired = Scheduler(model, config, strict=True)
+    got = acquired.result_queue(maxsize=10_000)
+    acquired.add_stream(WfdbReplaySource(rec, chunk=300, speed=None, limit_s=12))
+    run_until(acquired, drained(acquired))
+    expected = sorted(got.get_all(), key=lambda r: r.end_index)
+
+    signal, _ = preprocess_record(rec.signal[: 12 * 300], rec.fs)
+    external = Scheduler(model, config, strict=True)
+    results = external.result_queue(maxsize=10_000)
+    sid = external.add_external_stream("producer", fs=rec.fs)
+    assert external.stream(sid).ring is None
+    now = time.monotonic()
+    external.submit([PendingWindow(sid, r.end_index, signal[r.end_index - 2048 : r.end_index], now, r.flags)
+                     for r in expected])
+    run_until(external, lambda: len(results) == len(expected))
+    submitted = sorted(results.get_all(), key=lambda r: r.end_index)
+    assert len(expected) >= 5 and [r.end_index for r in submitted] == [r.end_index for r in expected]
+    for a, b in zip(submitted, expected, strict=True):
+        np.testing.assert_array_equal(a.probs, b.probs)
+        np.testing.assert_array_equal(a.embedding, b.embedding)
+        assert a.heart_rate == b.heart_rate or (np.isnan(a.heart_rate) and np.isnan(b.heart_rate))
