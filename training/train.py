@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from training import dataset, diffusion, features, head, projection
+from training import dataset, diffusion, distributed, features, head, projection
 from training.config import TrainConfig
 from training.encoder import UNetEncoder
 from training.export import DaclModel
@@ -72,23 +72,111 @@ def train_encoder(
     )
     history = []
     enc.train()
+    batch = min(cfg.batch, len(z0))
+    shard = _EncoderShard(enc, batch, cfg.n_views) if distributed.size() > 1 else None
     for epoch in range(cfg.enc_epochs):
         total = 0.0
         for _ in range(steps_per_epoch):
-            idx = torch.multinomial(sample_w, min(cfg.batch, len(z0)), replacement=False, generator=gen)
+            idx = torch.multinomial(sample_w, batch, replacement=False, generator=gen)
             zb, yb = z0[idx.to(device)].cpu(), y[idx.to(device)]
             zv, t = views.sample(zb, cfg.n_views, gen)
-            emb = enc(zv.to(device), t.to(device))
-            loss = supcon_loss(emb, yb.repeat(cfg.n_views), cfg.temperature)
+            if shard is None:
+                emb = enc(zv.to(device), t.to(device))
+                loss = supcon_loss(emb, yb.repeat(cfg.n_views), cfg.temperature)
+                scaled = loss
+            else:
+                loss = shard.loss(zv, t, yb.repeat(cfg.n_views), cfg.temperature)
+                scaled = loss * distributed.size()  # DDP averages: undo it, the loss is global already
             opt.zero_grad()
-            loss.backward()
+            scaled.backward()
             opt.step()
             sched.step()
             total += loss.item()
         history.append(total / steps_per_epoch)
         progress("encoder", epoch + 1, cfg.enc_epochs)
+    if shard is not None:
+        shard.close()
     enc.eval()
     return history
+
+
+class _EncoderShard:
+    """One rank's part of a SupCon step: its windows' views through the DDP encoder, the loss on all.
+
+    SupCon compares every embedding of the batch with every other, so the loss of a rank's rows alone is a
+    different (smaller-batch) loss; the embeddings are gathered and every rank evaluates the global loss,
+    with gradients through its own rows (distributed.gather_views). Dropout masks are drawn for the global
+    batch so each window gets the mask it would get in one process.
+    """
+
+    def __init__(self, enc: UNetEncoder, batch: int, views: int) -> None:
+        if batch < distributed.size():
+            raise ValueError(f"a SupCon batch of {batch} windows cannot be split over {distributed.size()} "
+                             "ranks")
+        self.enc, self.batch, self.views = enc, batch, views
+        self.rows = distributed.view_rows(batch, views)
+        self.dropout = enc.drop
+        enc.drop = distributed.GlobalBatchDropout(self.dropout.p, views * batch, self.rows)
+        self.ddp = distributed.data_parallel(enc)
+
+    def loss(self, zv: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, temp: float) -> torch.Tensor:
+        """The global batch's SupCon loss; zv, t: views of the global batch (every rank draws them)."""
+        device = next(self.enc.parameters()).device
+        local = self.ddp(zv[self.rows].to(device), t[self.rows].to(device))
+        return supcon_loss(distributed.gather_views(local, self.batch, self.views), labels, temp)
+
+    def close(self) -> None:
+        """Hand back the plain encoder: its own dropout again, no DDP hooks (it is exported as is)."""
+        self.enc.drop = self.dropout
+        del self.ddp
+
+
+def train_vae_sharded(
+    vae: FeatureVAE, x: torch.Tensor, epochs: int, batch: int, lr: float, beta: float, gen: torch.Generator,
+    progress=None,
+) -> list[float]:
+    """vae.train_vae with each batch split over the ranks (same batches, noise and optimiser as one process).
+
+    A rank's loss is the mean over its rows; weighting it by rows·ranks/batch makes DDP's average of the
+    ranks' gradients the gradient of the whole batch's mean, also for an uneven last batch.
+    """
+    model = distributed.data_parallel(_VaeObjective(vae))
+    opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=1e-4)  # as vae.train_vae
+    world = distributed.size()
+    history = []
+    vae.train()
+    for epoch in range(epochs):
+        perm = torch.randperm(len(x), generator=gen)
+        total = 0.0
+        for i in range(0, len(x), batch):
+            rows = perm[i : i + batch]
+            # the reparameterisation noise of the whole batch, from the global RNG as vae.loss draws it
+            noise = torch.randn((len(rows), vae.latent_channels, x.shape[2]), dtype=x.dtype, device=x.device)
+            lo, hi = distributed.bounds(len(rows))
+            weight = (hi - lo) * world / len(rows)
+            if hi == lo:  # fewer rows than ranks: a zero-weight row keeps this rank in DDP's all-reduce
+                lo, hi, weight = 0, 1, 0.0
+            loss = model(x[rows[lo:hi]], noise[lo:hi], beta)
+            opt.zero_grad()
+            (loss * weight).backward()
+            opt.step()
+            total += loss.item() * (hi - lo) * (weight > 0)
+        history.append(distributed.all_sum(total, x.device) / len(x))
+        if progress is not None:
+            progress(epoch + 1, epochs)
+    vae.eval()
+    return history
+
+
+class _VaeObjective(torch.nn.Module):
+    """The VAE's loss as a forward pass, which DDP needs to hook its gradient reduction."""
+
+    def __init__(self, vae: FeatureVAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor, beta: float) -> torch.Tensor:
+        return self.vae.loss(x, beta, noise)[0]
 
 
 @torch.no_grad()
@@ -100,7 +188,7 @@ def fit(
     train: features.WindowSet, val: features.WindowSet | None, cfg: TrainConfig, progress: Progress = _noop
 ) -> tuple[DaclModel, dict]:
     """Train every stage on `train`'s windows, calibrate on `val`'s (or train's if None); (model, history)."""
-    torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(distributed.local_threads(cfg.threads))
     gen = seed_everything(cfg.seed)
     device = torch.device(cfg.device)
     x = features.st_features(train.scattering)  # (K, 2P, F)
@@ -113,7 +201,7 @@ def fit(
     del x
 
     vae = FeatureVAE(xn.shape[1], cfg.vae_latent, cfg.vae_hidden).to(device)
-    vae_hist = train_vae(
+    vae_hist = (train_vae if distributed.size() == 1 else train_vae_sharded)(
         vae, xn, cfg.vae_epochs, cfg.batch, cfg.vae_lr, cfg.vae_beta, gen, lambda d, n: progress("vae", d, n)
     )
     z0 = _batched(vae, xn)  # posterior means (K, Z, F)

@@ -35,10 +35,16 @@ class FeatureVAE(nn.Module):
         """The posterior mean z0 (B, Z, L): what the rest of DACL works in."""
         return self.posterior(x)[0]
 
-    def loss(self, x: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(total, reconstruction MSE, KL per latent element) of a batch, reparameterised."""
+    def loss(
+        self, x: torch.Tensor, beta: float, noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(total, reconstruction MSE, KL per latent element) of a batch, reparameterised.
+
+        `noise` (shaped like the latent) replaces the drawn ε: distributed training draws it for the
+        whole batch and gives each rank its rows.
+        """
         mu, logvar = self.posterior(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        z = mu + (torch.randn_like(mu) if noise is None else noise) * torch.exp(0.5 * logvar)
         recon = F.mse_loss(self.dec(z), x)
         kl = -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
         return recon + beta * kl, recon, kl
