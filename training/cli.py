@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from training import dataset, evaluate
+from training import dataset, distributed, evaluate
 from training.config import TrainConfig
 
 app = typer.Typer(add_completion=False, help="DACL training, evaluation and engine tools.")
@@ -31,6 +31,7 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        disable=not distributed.is_main(),  # under torchrun rank 0 alone shows progress
     )
 
 
@@ -67,7 +68,22 @@ def run(
         help="MIT-BIH Noise Stress Test folder for the Holter noise copies (default: nstdb/ beside DATA)"),
     ] = None,
 ) -> None:
-    """Train the whole pipeline on DATA and write a bundle to OUT."""
+    """Train the whole pipeline on DATA and write a bundle to OUT.
+
+    Under `torchrun --nproc_per_node N -m training.cli run ...` it trains data-parallel on N processes
+    (docs/distributed-training.md); rank 0 writes the bundle.
+    """
+    distributed.setup(device)
+    try:
+        _run(data, out, config, device, quick, features_cache, seed, holter, nstdb)
+    except BaseException:
+        distributed.teardown(wait=False)  # torchrun stops the other ranks; a barrier would wait for them
+        raise
+    distributed.teardown()
+
+
+def _run(data: Path, out: Path, config: Path | None, device: str, quick: bool, features_cache: Path | None,
+         seed: int | None, holter: Path | None, nstdb: Path | None) -> None:
     from training import export, pipeline
 
     t0 = time.time()
@@ -88,7 +104,7 @@ def run(
         def feat_progress(done: int, total: int) -> None:
             prog.update(task, completed=done, total=total)
 
-        d = pipeline.load_data(data, cfg, features_cache, feat_progress, device=device)
+        d = pipeline.load_data_ranked(data, cfg, features_cache, feat_progress, device=device)
         prog.update(task, completed=1, total=1)
         t_feat = time.time() - t0
         tasks: dict[str, int] = {}
@@ -99,6 +115,8 @@ def run(
             prog.update(tasks[stage], completed=done, total=total)
 
         model, hist, val = pipeline.run(d, cfg, fit_progress)
+        if not distributed.is_main():  # the others wait for rank 0's bundle at the closing barrier
+            return
         t_train = time.time() - t0 - t_feat
         params = pipeline.params_of(cfg)
         # validation record names only: split_windows would copy every window's scattering again

@@ -7,6 +7,7 @@ wfdb); `features_cache` may name a saved WindowSet (.npz) or a folder of quantis
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training import dataset, evaluate, features, noise, train
+from training import dataset, distributed, evaluate, features, noise, train
 from training.config import TrainConfig
 from training.export import DaclModel
 
@@ -103,6 +104,26 @@ def load_data(
     )
     noisy = noisy_copies(data, records, cfg, raw, digest, progress, device) if cfg.noise_copies else None
     return Data(ws, digest, source, loader, noisy)
+
+
+def load_data_ranked(
+    data: Path, cfg: TrainConfig, features_cache: Path | None = None, progress=None, device: str = "cpu"
+) -> Data:
+    """load_data; under torchrun in turns, so that only one process computes each features cache.
+
+    Rank 0 first (it computes and caches the features), then each other node's first rank (a cache hit on
+    a shared cache, its own computation otherwise), then the rest (cache hits). Processes computing one
+    cache file at the same time would race on its temporary file.
+    """
+    if not distributed.active():
+        return load_data(data, cfg, features_cache, progress, device)
+    turn = 0 if distributed.rank() == 0 else 1 if int(os.environ.get("LOCAL_RANK", "0")) == 0 else 2
+    d = None
+    for phase in range(3):
+        if phase == turn:
+            d = load_data(data, cfg, features_cache, progress, device)
+        distributed.barrier()
+    return d
 
 
 def noise_plan(n: int, cfg: TrainConfig) -> tuple[list[str], np.ndarray]:
@@ -229,6 +250,8 @@ def run(data: Data, cfg: TrainConfig, progress=train._noop) -> tuple[DaclModel, 
         len(va.names),
     )
     model, hist = train.fit(tr, va, cfg, progress)
+    if not distributed.is_main():  # under torchrun rank 0 alone validates and writes the bundle
+        return model, hist, {}
     return model, hist, validation_metrics(model, va, params_of(cfg), data.loader, cfg.device)
 
 
