@@ -66,8 +66,8 @@ def analyze_paths(
     it, for progress bars. A record that cannot be read or analysed is logged and listed as skipped.
     """
     from core.analyze import AnalysisError, analysis_config, analyze_record, write_outputs
-    from core.headless import list_records, machine
-    from core.records import RecordError, open_record
+    from core.headless import machine
+    from core.records import RecordError, list_records, open_record
 
     paths = [Path(r) for r in records] if isinstance(records, list) else list_records(records)
     out = Path(out)

@@ -47,7 +47,7 @@ def _record_list(record: str | None, streams: int) -> list[str]:
         demo = [str(DEFAULT_RECORD)] + [str(p) for p in RECORDS.values() if p != DEFAULT_RECORD]
         return [demo[i % len(demo)] for i in range(streams)]
     if Path(record).is_dir():  # the same listing as --headless and analyze: RECORDS, else *.hea
-        from core.headless import list_records
+        from core.records import list_records
 
         found = [str(p) for p in list_records(record)]
         return [found[i % len(found)] for i in range(streams)]

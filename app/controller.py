@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.events import EventLog, RhythmEvent
 from core.results import CLASS_CODES, StreamStatus, WindowResult
-from core.scheduler import Scheduler, SchedulerConfig
+from core.scheduler import SchedulerConfig
+from core.session import MonitoringSession
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +95,14 @@ class MonitorSession:
         self.config = config or SchedulerConfig.for_model(self.model)
         self.clock = ReplayClock(speed)
         self.loop = loop
-        self.scheduler = Scheduler(self.model, self.config)
-        self._results = self.scheduler.result_queue(maxsize=5000)
-        self._statuses = self.scheduler.status_queue(maxsize=1000)
+        # the same assembly as headless and analyze: episodes are detected on the worker thread, so the
+        # alarm never depends on the frame timer keeping up with the result queue
+        self.monitoring = MonitoringSession(self.model, self.config, results=5000, statuses=1000)
+        self.scheduler = self.monitoring.scheduler
         self.sources: dict[int, object] = {}
         self.descriptions: dict[int, str] = {}
         self._beds = 0  # beds added so far, for their titles
-        self.scheduler.start()
+        self.monitoring.start()
 
     # ----------------------------------------------------------------- model facts
     @property
@@ -169,7 +172,7 @@ class MonitorSession:
         else:
             title = f"bed {self._beds + 1} · {source.name}"
             description = description or f"LSL {source.name}"
-        sid = self.scheduler.add_stream(source, title, start_delay_s=start_delay_s)
+        sid = self.monitoring.add_source(source, title, start_delay_s=start_delay_s)
         self._beds += 1
         self.sources[sid] = source
         self.descriptions[sid] = description
@@ -213,9 +216,14 @@ class MonitorSession:
                 source.loop = self.loop
 
     # ----------------------------------------------------------------- polling (GUI timer)
-    def drain(self) -> list[WindowResult | StreamStatus]:
-        """Every status and result published since the last call, statuses first."""
-        return [*self._statuses.get_all(), *self._results.get_all()]
+    @property
+    def events(self) -> EventLog:
+        """The episode detector of every stream (its events are what File ▸ Save writes)."""
+        return self.monitoring.events
+
+    def drain(self) -> list[StreamStatus | RhythmEvent | WindowResult]:
+        """Every status, episode event and result published since the last call, in that order."""
+        return self.monitoring.drain()
 
     def snapshot(self, stream_id: int, n: int) -> tuple[np.ndarray, int]:
         """The newest up to n model-rate samples (mV) of a stream and the index one past the last."""
@@ -236,6 +244,6 @@ class MonitorSession:
     def close(self) -> None:
         """Stop the scheduler (closing every source) and release the model."""
         try:
-            self.scheduler.stop()
+            self.monitoring.stop()
         finally:
             self.model.close()

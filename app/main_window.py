@@ -26,7 +26,7 @@ from app.widgets.status import MonitorStatusBar
 from app.widgets.trajectory import ClassLegend, TrajectoryPlot
 from app.widgets.vitals import RHYTHM_TEXT, EventList, VitalsPanel
 from app.widgets.waveform import WaveformPlot
-from core.events import EventLog, RhythmEvent
+from core.events import RhythmEvent
 from core.reference import ReferenceTrack, StreamMap
 from core.results import CLASS_CODES, StreamStatus, WindowResult
 
@@ -46,7 +46,6 @@ class BedState:
     stream_id: int
     title: str
     results: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
-    log: EventLog = field(default_factory=EventLog)  # the AF detector and every episode event (core.events)
     events: list[str] = field(default_factory=list)
     in_af: bool = False
     first_end: int | None = None  # end index of the stream's first window (where saved annotations start)
@@ -211,7 +210,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # ----------------------------------------------------------------- sources
     def add_stream(self, stream_id: int, title: str) -> None:
         """Register a stream the session has started: a bed state, a grid panel, maybe the detail view."""
-        self.beds[stream_id] = BedState(stream_id, title, log=EventLog(settings=self.session.model.episodes))
+        self.beds[stream_id] = BedState(stream_id, title)
         self.beds[stream_id].events.append(f"{time.strftime('%H:%M:%S')}  {title}: monitoring started "
                                            f"({self.session.describe(stream_id)})")
         self._load_reference(self.beds[stream_id])
@@ -432,6 +431,8 @@ class MainWindow(QtWidgets.QMainWindow):
             for item in self.session.drain():
                 if isinstance(item, WindowResult):
                     self.on_result(item)
+                elif isinstance(item, RhythmEvent):
+                    self.on_event(item)
                 elif isinstance(item, StreamStatus):
                     self.on_status(item)
             self._draw_traces()
@@ -463,9 +464,6 @@ class MainWindow(QtWidgets.QMainWindow):
         bed.results.append(result)
         if bed.first_end is None:
             bed.first_end = result.end_index
-        event = bed.log(result)  # follows rhythm_probs when the model has a rhythm head, else probs
-        if event is not None:
-            self._on_event(bed, event)
         panel = self.grid.panels.get(result.stream_id)
         if panel is not None:
             panel.set_result(result.probs, result.heart_rate, bed.in_af)
@@ -496,8 +494,9 @@ class MainWindow(QtWidgets.QMainWindow):
         fs = self.session.fs
         x0, x1, classes = bed.reference.strip(end - int(self.history.seconds * fs), end)
         self.history.set_reference((x0 - end) / fs, (x1 - end) / fs, classes)
-        lag = bed.log.settings.onset_lag(self.session.config.window, self.session.config.hop)
-        agreement = bed.reference.agreement(bed.log.stream_events(bed.stream_id), bed.first_end, end, lag)
+        events = self.session.events
+        lag = events.settings.onset_lag(self.session.config.window, self.session.config.hop)
+        agreement = bed.reference.agreement(events.stream_events(bed.stream_id), bed.first_end, end, lag)
         self.reference_line.set_agreement(agreement.text())
 
     def _af_burden(self, result: WindowResult) -> float:
@@ -507,7 +506,11 @@ class MainWindow(QtWidgets.QMainWindow):
         recent = [r for r in (bed.results if bed else ()) if r.end_index > since] or [result]
         return float(np.mean([int(np.argmax(r.probs)) == CLASS_CODES.index("A") for r in recent]))
 
-    def _on_event(self, bed: BedState, event: RhythmEvent) -> None:
+    def on_event(self, event: RhythmEvent) -> None:
+        """An episode started or ended (detected by the session's EventLog): event list and alarm."""
+        bed = self.beds.get(event.stream_id)
+        if bed is None:
+            return
         t = event.sample / self.session.fs
         stamp = time.strftime("%H:%M:%S")
         name = RHYTHM_TEXT[CLASS_CODES.index(event.rhythm)]
@@ -592,11 +595,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if bed is None:
             return None
         try:
-            path = save.save_events_csv(bed.log, self._record_name(bed.stream_id), self.settings.save_dir)
+            name = self._record_name(bed.stream_id)
+            path = save.save_events_csv(self.session.events, bed.stream_id, name, self.settings.save_dir)
         except save.SaveError as exc:
             self.show_error(f"Events not saved: {exc}", dialog=False)
             return None
-        return self._saved(f"{len(bed.log.events)} events", path)
+        return self._saved(f"{len(self.session.events.stream_events(bed.stream_id))} events", path)
 
     def save_annotations(self) -> Path | None:
         """Write the selected bed's AF episodes as WFDB rhythm annotations (Ctrl+Shift+A)."""
@@ -611,9 +615,10 @@ class MainWindow(QtWidgets.QMainWindow):
             smap = StreamMap(float(record.fs), self.session.fs, record.n_samples)
         else:  # a live stream: its own samples at the model rate
             smap = StreamMap(self.session.fs, self.session.fs, 2**62)
-        lag = bed.log.settings.onset_lag(self.session.config.window, self.session.config.hop)
+        events = self.session.events
+        lag = events.settings.onset_lag(self.session.config.window, self.session.config.hop)
         try:
-            path, later = save.save_annotations(bed.log, bed.stream_id, self._record_name(bed.stream_id),
+            path, later = save.save_annotations(events, bed.stream_id, self._record_name(bed.stream_id),
                                                 self.settings.save_dir, smap, lag, bed.first_end)
         except save.SaveError as exc:
             self.show_error(f"Annotations not saved: {exc}", dialog=False)

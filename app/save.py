@@ -39,11 +39,12 @@ def _folder(folder: str | Path) -> Path:
     return path
 
 
-def save_events_csv(log: EventLog, name: str, folder: str | Path, now: float | None = None) -> Path:
-    """The bed's events as `<name>_<time>_events.csv`."""
+def save_events_csv(log: EventLog, stream_id: int, name: str, folder: str | Path,
+                    now: float | None = None) -> Path:
+    """One bed's events as `<name>_<time>_events.csv`."""
     path = _folder(folder) / f"{stem(name, now)}_events.csv"
     try:
-        return log.to_csv(path)
+        return log.to_csv(path, stream_id)
     except OSError as exc:
         raise SaveError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
 

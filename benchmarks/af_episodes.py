@@ -116,7 +116,7 @@ def main() -> int:
     from core.scheduler_model import load_model
 
     model = load_model(args.model, args.engine)
-    from core.headless import list_records
+    from core.records import list_records
 
     paths = list_records(args.data)
     if args.records:

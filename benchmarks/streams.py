@@ -188,20 +188,17 @@ def rss_mb() -> float:
 def soak(model, record: Path, hours: float, config: SchedulerConfig, speed: float | None) -> dict:
     """`hours` of signal through one stream on the whole path, every window; RSS growth after warm-up."""
     from core.analyze import expected_windows
-    from core.events import EventLog
+    from core.session import MonitoringSession
     from core.sources import WfdbReplaySource
 
     source = WfdbReplaySource(record, speed=speed, loop=True, chunk=300, total_s=hours * 3600)
     total = source.total
-    scheduler = Scheduler(model, config)
-    results = {"n": 0}
-    scheduler.subscribe(lambda r: results.__setitem__("n", results["n"] + 1))
-    events = EventLog(settings=model.episodes)
-    scheduler.subscribe(events)
-    sid = scheduler.add_stream(source)
+    session = MonitoringSession(model, config)  # the monitor's subscribers: episodes and latency
+    scheduler = session.scheduler
+    sid = session.add_source(source)
     samples: list[tuple[float, float, float]] = []  # (wall s, signal hours, rss MiB)
     t0 = time.monotonic()
-    scheduler.start()
+    session.start()
     try:
         while not (scheduler.stream(sid).state in ("ended", "fault") and scheduler.idle()):
             time.sleep(1.0)
@@ -209,13 +206,14 @@ def soak(model, record: Path, hours: float, config: SchedulerConfig, speed: floa
             if len(samples) % 30 == 0:
                 log.info("soak: %.2f h of signal, RSS %.1f MiB", samples[-1][1], samples[-1][2])
     finally:
-        scheduler.stop()
+        session.stop()
     warm = next((s for s in samples if s[1] >= 0.05 * hours), samples[0])  # after 5 % of the signal
     info = scheduler.stream(sid)
     return {"record": str(record), "signal_hours": source.samples_read / source.fs / 3600,
-            "wall_s": time.monotonic() - t0, "speed": speed, "windows": results["n"], "dropped": info.dropped,
+            "wall_s": time.monotonic() - t0, "speed": speed, "windows": len(session.latency.latencies_ms),
+            "dropped": info.dropped,
             "expected_windows": expected_windows(total, source.fs, config.fs, config.window, config.hop),
-            "af_events": len(events.events), "backpressure": config.backpressure,
+            "af_events": len(session.events.events), "backpressure": config.backpressure,
             "state": info.state, "rss_after_warmup_mb": warm[2], "rss_end_mb": samples[-1][2],
             "rss_max_mb": max(s[2] for s in samples), "rss_growth_mb": samples[-1][2] - warm[2],
             "target_growth_mb": 20.0,

@@ -31,7 +31,8 @@ import numpy as np
 from core.events import EpisodeSettings, EventLog, RhythmEvent, write_rhythm_annotations
 from core.records import EcgRecord
 from core.results import CLASS_CODES, WindowResult
-from core.scheduler import InferenceModel, Scheduler, SchedulerConfig
+from core.scheduler import InferenceModel, SchedulerConfig
+from core.session import MonitoringSession
 from core.sources import WfdbReplaySource
 
 log = logging.getLogger(__name__)
@@ -214,33 +215,31 @@ def analyze_record(
     config = config or analysis_config(model)
     if config.backpressure != "block":
         raise ValueError("analyze_record needs a SchedulerConfig with backpressure='block' (nothing dropped)")
-    events = events or EventLog(settings=model.episodes)
     expected = expected_windows(record.n_samples, record.fs, config.fs, config.window, config.hop)
-    scheduler = Scheduler(model, config)
+    session = MonitoringSession(model, config, events=events)
     collected: list[WindowResult] = []  # every result: the worker thread appends, unbounded on purpose
-    scheduler.subscribe(collected.append)
-    scheduler.subscribe(events)
+    session.subscribe(collected.append)
     source = WfdbReplaySource(record, speed=None, loop=False, chunk=max(1, round(record.fs)))
-    sid = scheduler.add_stream(source, name=record.name)
+    sid = session.add_source(source, name=record.name)
     t0 = time.monotonic()
-    scheduler.start()
+    session.start()
     try:
         while True:
-            info = scheduler.stream(sid)
+            info = session.scheduler.stream(sid)
             if info.state == "fault":
                 raise AnalysisError(f"record {record.path}: {info.message}")
-            if info.state == "ended" and scheduler.idle():
+            if info.state == "ended" and session.scheduler.idle():
                 break
             if progress is not None:
                 progress(len(collected), expected)
             time.sleep(0.05)
     finally:
-        scheduler.stop()
+        session.stop()
     wall = time.monotonic() - t0
     if progress is not None:
         progress(len(collected), expected)
     results = sorted(collected, key=lambda r: r.end_index)
-    stats = scheduler.stats()
+    stats = session.scheduler.stats()
     return RecordAnalysis(
         record=record,
         model_fs=config.fs,
@@ -255,8 +254,8 @@ def analyze_record(
         if results and results[0].rhythm_probs is not None else None,
         rhythm=np.array([r.rhythm for r in results], dtype=np.float64)
         if results and results[0].rhythm is not None else None,
-        events=events.stream_events(sid),
-        episode_settings=events.settings,
+        events=session.events.stream_events(sid),
+        episode_settings=session.events.settings,
         expected_windows=expected,
         dropped=stats.dropped,
         wall_s=wall,

@@ -170,13 +170,14 @@ class EventLog:
         """Events of one stream, in order."""
         return [e for e in self.events if e.stream_id == stream_id]
 
-    def to_csv(self, path: str | Path) -> Path:
-        """Write every event as one CSV row (columns: RhythmEvent's fields)."""
+    def to_csv(self, path: str | Path, stream_id: int | None = None) -> Path:
+        """Write every event (or one stream's) as one CSV row (columns: RhythmEvent's fields)."""
         path = Path(path)
+        events = self.events if stream_id is None else self.stream_events(stream_id)
         with path.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=[fl.name for fl in fields(RhythmEvent)])
             writer.writeheader()
-            for event in self.events:
+            for event in events:
                 writer.writerow(asdict(event))
         return path
 

@@ -14,44 +14,18 @@ import logging
 import os
 import platform
 import resource
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from core.events import EventLog
-from core.records import EcgRecord, RecordError, open_record
-from core.results import WindowResult
-from core.scheduler import InferenceModel, Scheduler, SchedulerConfig
+from core.records import EcgRecord, RecordError, list_records, open_record
+from core.scheduler import InferenceModel, SchedulerConfig
+from core.session import MonitoringSession
 from core.sources import WfdbReplaySource
 
 log = logging.getLogger(__name__)
-
-
-def list_records(spec: str | Path) -> list[Path]:
-    """Record paths (without extension) named by `spec`.
-
-    `spec` is a directory (its RECORDS file, else every .hea in it, sorted) or one record (with or
-    without .hea).
-    """
-    path = Path(spec)
-    if path.is_dir():
-        listing = path / "RECORDS"
-        if listing.is_file():
-            names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
-        else:
-            names = sorted(p.stem for p in path.glob("*.hea"))
-        if not names:
-            raise FileNotFoundError(f"directory {path} holds no WFDB records (no RECORDS file, no .hea file)")
-        return [path / n for n in names]
-    record = path.with_suffix("") if path.suffix == ".hea" else path
-    if not record.with_suffix(".hea").is_file():
-        raise FileNotFoundError(f"record {spec} not found: not a directory, and no WFDB header {record}.hea")
-    return [record]
 
 
 def open_records(paths: Sequence[Path], needed: int) -> tuple[list[EcgRecord], list[dict[str, str]]]:
@@ -67,37 +41,6 @@ def open_records(paths: Sequence[Path], needed: int) -> tuple[list[EcgRecord], l
             log.warning("skipping record %s: %s", path, exc)
             skipped.append({"record": str(path), "error": f"{type(exc).__name__}: {exc}"})
     return records, skipped
-
-
-class LatencyRecorder:
-    """Subscriber that keeps every result's latency and counts windows (thread-safe appends)."""
-
-    def __init__(self) -> None:
-        self.latencies_ms: list[float] = []
-        self.first_done = float("nan")
-        self.last_done = float("nan")
-        self._lock = threading.Lock()
-
-    def __call__(self, result: WindowResult) -> None:
-        """Record one result."""
-        with self._lock:
-            if not self.latencies_ms:
-                self.first_done = result.done_time
-            self.latencies_ms.append(result.latency_ms)
-            self.last_done = result.done_time
-
-    def steady_rate(self) -> float:
-        """Results per second between the first and the last result (excludes the first window's fill)."""
-        span = self.last_done - self.first_done
-        return (len(self.latencies_ms) - 1) / span if span > 0 else float("nan")
-
-    def summary(self) -> dict[str, float]:
-        """p50 / p95 / p99 / max latency in ms (nan before any result)."""
-        ms = np.asarray(self.latencies_ms, dtype=np.float64)
-        if ms.size == 0:
-            return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "max": float("nan")}
-        p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-        return {"p50": float(p50), "p95": float(p95), "p99": float(p99), "max": float(ms.max())}
 
 
 def peak_rss_mb() -> float:
@@ -139,41 +82,35 @@ def run_headless(
     opened, skipped = open_records(list_records(records), streams)
     if not opened:
         raise ValueError(f"none of the records in {records} could be read; skipped: {skipped}")
-    scheduler = Scheduler(model, config)
-    latency = LatencyRecorder()
-    events = EventLog(settings=model.episodes)
-    scheduler.subscribe(latency)
-    scheduler.subscribe(events)
-    statuses = scheduler.status_queue(maxsize=100_000)
+    session = MonitoringSession(model, config, statuses=100_000)
     hop_s = config.hop / config.fs / (speed or 1000.0)
     for i in range(streams):
         record = opened[i % len(opened)]
         source = WfdbReplaySource(record, speed=speed, loop=True)
         delay = hop_s * i / streams if stagger else 0.0
-        scheduler.add_stream(source, name=f"{record.name}#{i}", start_delay_s=delay)
+        session.add_source(source, name=f"{record.name}#{i}", start_delay_s=delay)
 
     proc_times = os.times()
     t0 = time.monotonic()
-    scheduler.start()
+    session.start()
     try:
         while (elapsed := time.monotonic() - t0) < duration:
             if progress is not None:
                 progress(elapsed / duration)
             time.sleep(min(0.1, duration - elapsed))
     finally:
-        scheduler.stop()
+        session.stop()
     wall = time.monotonic() - t0
     proc_after = os.times()
     cpu_s = (proc_after.user - proc_times.user) + (proc_after.system - proc_times.system)
     if events_csv is not None:
-        events.to_csv(events_csv)
+        session.write_events(events_csv)
     if annotations_dir is not None:
-        for info in scheduler.streams():
-            if info.windows:
-                events.to_wrann(f"stream{info.stream_id}", info.stream_id, config.fs, annotations_dir)
+        session.write_annotations(annotations_dir)
 
-    stats = scheduler.stats()
-    faults = [asdict(s) for s in statuses.get_all() if s.state == "fault"]
+    stats = session.scheduler.stats()
+    latency, events = session.latency, session.events
+    faults = [asdict(s) for s in session.statuses.get_all() if s.state == "fault"]
     return {
         "windows": len(latency.latencies_ms),
         "dropped": stats.dropped,

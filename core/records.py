@@ -296,3 +296,25 @@ def read_annotations(path: str | Path, extension: str = "atr", *,
     """A record's annotation file alone (no signal read); None when it is absent or unreadable."""
     record_name, pn_dir, _ = _locate(path, pn_dir)
     return _read_annotations(record_name, pn_dir, extension)
+
+
+def list_records(spec: str | Path) -> list[Path]:
+    """Record paths (without extension) named by `spec`: the one record listing of every command.
+
+    `spec` is a directory (its RECORDS file, else every .hea in it, sorted) or one record (with or
+    without .hea).
+    """
+    path = Path(spec)
+    if path.is_dir():
+        listing = path / "RECORDS"
+        if listing.is_file():
+            names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+        else:
+            names = sorted(p.stem for p in path.glob("*.hea"))
+        if not names:
+            raise FileNotFoundError(f"directory {path} holds no WFDB records (no RECORDS file, no .hea file)")
+        return [path / n for n in names]
+    record = path.with_suffix("") if path.suffix == ".hea" else path
+    if not record.with_suffix(".hea").is_file():
+        raise FileNotFoundError(f"record {spec} not found: not a directory, and no WFDB header {record}.hea")
+    return [record]

@@ -34,6 +34,13 @@ def start(qtbot, bundle, settings_path, *argv: str):
     return window
 
 
+def deliver(window, *results) -> None:
+    """Results as the scheduler publishes them (through the session's episode detector), then one frame."""
+    for result in results:
+        window.session.monitoring.publish(result)
+    window.on_frame()
+
+
 def need(path: Path) -> Path:
     """Skip unless the shared record (or folder) exists."""
     if not (Path(str(path) + ".hea").exists() or path.is_dir()):

@@ -12,7 +12,7 @@ from PySide6 import QtCore
 from core.records import open_record
 from core.results import WindowResult
 from core.sources import WfdbReplaySource
-from tests.app.conftest import DATA, need, start
+from tests.app.conftest import DATA, deliver, need, start
 
 SID = 99
 
@@ -54,7 +54,7 @@ class FakeClock:
 
 def feed(window, start_k: int, probs_af: list[float]) -> int:
     for k, p in enumerate(probs_af, start=start_k):
-        window.on_result(WindowResult(SID, 2048 + 300 * k, 0.0, 0.01, np.array([1 - p, p, 0.0, 0.0]),
+        deliver(window, WindowResult(SID, 2048 + 300 * k, 0.0, 0.01, np.array([1 - p, p, 0.0, 0.0]),
                                       np.zeros(16), np.zeros(2), 80.0))
     return start_k + len(probs_af)
 

@@ -15,7 +15,7 @@ from core.records import open_record
 from core.reference import ReferenceTrack, rhythm_segments
 from core.results import WindowResult
 from core.sources import WfdbReplaySource
-from tests.app.conftest import CINC, DATA, need, start
+from tests.app.conftest import CINC, DATA, deliver, need, start
 
 SID = 99
 FS, REC_FS = 300.0, 360.0
@@ -65,14 +65,14 @@ def bed_201(qtbot, bundle, settings_path):
     window.set_paused(True)
     window.session.sources[SID] = WfdbReplaySource(record)
     window.add_stream(SID, "bed 99 · 201 · MLII")
-    window.beds[SID].log = EventLog(settings=SETTINGS)
+    window.session.monitoring.events = EventLog(settings=SETTINGS)
     window.select_bed(SID)
     return window, record
 
 
 def feed(window, ends, p_af):
     for end, p in zip(ends, p_af, strict=True):
-        window.on_result(WindowResult(SID, int(end), 0.0, 0.01, np.array([1 - p, p, 0.0, 0.0]), np.zeros(16),
+        deliver(window, WindowResult(SID, int(end), 0.0, 0.01, np.array([1 - p, p, 0.0, 0.0]), np.zeros(16),
                                       np.zeros(2), 80.0))
 
 
@@ -107,7 +107,7 @@ def test_the_running_agreement_is_the_ec57_score_of_the_span(bed_201):
     assert m["duration_se"] == pytest.approx(both / ((136226 - first) / REC_FS))
     assert m["duration_ppv"] == pytest.approx(both / ((off - first) / REC_FS))
 
-    agreement = window.beds[SID].reference.agreement(window.beds[SID].log.stream_events(SID),
+    agreement = window.beds[SID].reference.agreement(window.session.events.stream_events(SID),
                                                      int(ends[0]), int(ends[-1]), lag)
     assert agreement.score == score
     assert agreement.disagree_s == pytest.approx(abs(off - 136226) / REC_FS)

@@ -18,7 +18,7 @@ from core.events import EpisodeSettings, EventLog
 from core.records import open_record
 from core.results import WindowResult
 from core.sources import WfdbReplaySource
-from tests.app.conftest import DATA, need, start
+from tests.app.conftest import DATA, deliver, need, start
 
 SID = 99
 SETTINGS = EpisodeSettings(on=0.8, off=0.5, k_on=3, k_off=3, smooth=1)
@@ -34,13 +34,13 @@ def bed_201(qtbot, bundle, settings_path, tmp_path):
     window.set_paused(True)
     window.add_stream(SID, "bed 99 · 201 · MLII")
     window.session.sources[SID] = WfdbReplaySource(record)  # what the bed replays (not started)
-    window.beds[SID].log = EventLog(settings=SETTINGS)
+    window.session.monitoring.events = EventLog(settings=SETTINGS)
     window.select_bed(SID)
     window.settings.save_dir = str(tmp_path / "saved")
     results = [WindowResult(SID, 2048 + 300 * k, 0.0, 0.01, np.array([1 - p, p, 0.0, 0.0]), np.zeros(16),
                             np.zeros(2), 80.0) for k, p in enumerate(P_AF)]
     for r in results:
-        window.on_result(r)
+        deliver(window, r)
     return window, record, results
 
 
@@ -73,7 +73,7 @@ def test_annotations_read_back_at_the_record_sample_numbers_where_analyze_puts_t
         record=record, model_fs=300.0, window=2048, hop=300,
         end_index=np.array([r.end_index for r in results]), probs=np.array([r.probs for r in results]),
         heart_rate=np.full(n, 80.0), trajectory=np.zeros((n, 2)), flags=[frozenset()] * n,
-        rhythm_probs=None, rhythm=None, events=window.beds[SID].log.stream_events(SID),
+        rhythm_probs=None, rhythm=None, events=window.session.events.stream_events(SID),
         episode_settings=SETTINGS, expected_windows=n, dropped=0, wall_s=1.0, backend="test")
     written = write_outputs(analysis, tmp_path / "analyze")["annotations"]
     ref = wfdb.rdann(str(written.with_suffix("")), "dacl")
@@ -118,9 +118,9 @@ def test_a_looping_replay_saves_the_first_pass_only(bed_201):
     window, record, results = bed_201
     wrap = math.ceil(record.n_samples * 300 / 360) + 2048  # a window whose centre lies in pass 2
     for k, p in enumerate([0.97] * 3 + [0.02] * 3):
-        window.on_result(WindowResult(SID, wrap + 300 * k, 0.0, 0.01, np.array([1 - p, p, 0.0, 0.0]),
+        deliver(window, WindowResult(SID, wrap + 300 * k, 0.0, 0.01, np.array([1 - p, p, 0.0, 0.0]),
                                       np.zeros(16), np.zeros(2), 80.0))
-    assert len(window.beds[SID].log.events) == 4
+    assert len(window.session.events.stream_events(SID)) == 4
     path = window.save_annotations()
     ann = wfdb.rdann(str(path.with_suffix("")), "dacl")
     assert ann.sample.tolist() == [1229, 1949, 5549]

@@ -12,7 +12,7 @@ from app.demo import DEFAULT_RECORD
 from app.main_window import DEFAULT_SIZE
 from core.preprocess import preprocess_record
 from core.records import open_record
-from tests.app.conftest import SAMPLES, need, start
+from tests.app.conftest import SAMPLES, deliver, need, start
 
 
 def test_window_opens_on_the_default_record_and_model(qtbot, bundle, settings_path):
@@ -171,12 +171,12 @@ def test_an_af_episode_raises_the_alarm_banner_and_logs_events(qtbot, bundle, se
     assert confirm >= s.k_on + 1
     for k, p in enumerate(af[: confirm + 1]):
         assert not window.alarm.isVisible()
-        window.on_result(result(k, p))
+        deliver(window, result(k, p))
     assert window.alarm.isVisible() and "AF ALARM" in window.alarm.text() and "bed 99" in window.alarm.text()
     assert window.vitals.rhythm_label.text().startswith("Atrial fibrillation")
     assert window.vitals.hr_label.text() == "72"
     assert "Atrial fibrillation started" in window.event_list.item(0).text()
     for k, p in enumerate([0.02] * (s.k_off + s.smooth - 1), start=len(af)):  # ended by k_off below `off`
-        window.on_result(result(k, p))
+        deliver(window, result(k, p))
     assert not window.alarm.isVisible()
     assert "Atrial fibrillation ended" in window.event_list.item(0).text()
