@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return analyze_main(argv)
     if argv[:1] == ["review"] or "--review" in argv:
-        from app.review import main as review_main
+        from app.review_cli import main as review_main
 
         return review_main(argv)
     if "--headless" in argv:

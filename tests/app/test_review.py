@@ -18,7 +18,7 @@ from app import analysis_folder
 from app.analysis_folder import load_record
 from app.cli import main as cli_main
 from app.review import SPANS_S, ReviewWindow
-from app.review import main as review_main
+from app.review_cli import main as review_main
 from core import ec57
 from tests.app.conftest import DATA, need
 
