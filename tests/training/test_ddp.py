@@ -1,9 +1,13 @@
 """Distributed training: `torchrun --nproc_per_node 2 -m training.cli run` (gloo, loopback) vs one process.
 
-Both runs use the same global batch, so they differ only by floating-point summation order (the ranks'
-gradients are summed by the all-reduce, the thread counts differ). Measured on the quick config: loss
-histories 2e-8 relative apart, probabilities 3e-6 and embeddings 6e-6 absolute; the tolerances below
-leave a margin of 50x or more.
+Both runs use the same global batch, the same random draws (sampling, diffusion noise, VAE noise, dropout
+masks) and the same initial weights, so they differ only by floating-point summation order (the ranks'
+gradients are summed by the all-reduce, convolutions see smaller batches, thread counts differ), which
+the optimiser's steps amplify. Measured here with the test's batch of 127: per-epoch losses 1.4e-7
+relative apart, probabilities 7.7e-5 and embeddings 4.2e-5 absolute (batch 128, bundle against bundle:
+8e-9, 3e-6, 6e-6).
+Drawing dropout masks per rank instead (statistically the same training, other draws) gives 4.5e-4,
+0.032 and 0.080: the tolerances below sit between the two.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from training import distributed, pipeline
 from training.config import TrainConfig
 
 REPO = Path(__file__).parents[2]
-LOSS_RTOL = 1e-6  # per-epoch mean losses (VAE and SupCon) of the manifest
-OUTPUT_ATOL = 1e-4  # probabilities and embeddings of the bundle's demo windows
+LOSS_RTOL = 1e-5  # per-epoch mean losses (VAE and SupCon) of the manifest
+OUTPUT_ATOL = 1e-3  # probabilities and embeddings of the bundle's demo windows (ONNX vs torch)
 # the quick config without the Holter rhythm head (a stage after the encoder, on rank 0 alone), and an odd
 # global batch so that the ranks' shares differ (64 and 63 windows): the uneven case of the gather
 OVERRIDES = {"rhythm": False, "batch": 127}
