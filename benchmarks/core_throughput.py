@@ -41,7 +41,7 @@ from core.preprocess import (  # noqa: E402
     normalize_window,
     preprocess_record,
 )
-from core.records import open_record  # noqa: E402
+from core.records import list_records, open_record  # noqa: E402
 from core.ring import RingBuffer  # noqa: E402
 from core.windowing import HOP, WINDOW, Windower, offline_windows  # noqa: E402
 
@@ -90,7 +90,7 @@ def load_signals() -> dict[str, tuple[np.ndarray, float, str]]:
     """Real records: CinC 2017 at 300 Hz and MIT-BIH 100 at 360 Hz (demo records if the data is absent)."""
     out = {}
     if (DATA / "cinc2017").is_dir():
-        names = (DATA / "cinc2017" / "RECORDS").read_text().split()[:12]
+        names = [p.name for p in list_records(DATA / "cinc2017")[:12]]
         parts = [open_record(DATA / "cinc2017" / name).signal for name in names]
         source = f"cinc2017 {names[0]}..{names[-1]} concatenated"
         out["cinc2017 300 Hz"] = (np.concatenate(parts), 300.0, source)

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.preprocess import preprocess_record  # noqa: E402
-from core.records import open_record  # noqa: E402
+from core.records import list_records, open_record  # noqa: E402
 from core.scheduler import PendingWindow, Scheduler, SchedulerConfig  # noqa: E402
 
 log = logging.getLogger("benchmarks.streams")
@@ -259,8 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     from engines.registry import availability
 
     bundle = load_bundle(args.model)
-    records = [Path(r) for r in args.records] if args.records else sorted(
-        p.with_suffix("") for p in DEMO_DIR.glob("*.hea"))
+    records = [Path(r) for r in args.records] if args.records else list_records(DEMO_DIR)
     available = [name for name, why in availability().items() if why is None]
     backends = args.backends or available
     report: dict = {"benchmark": "streams", "machine": machine(), "model": args.model,

@@ -39,14 +39,14 @@ def real_windows() -> np.ndarray:
     import wfdb
     from scipy import signal
 
-    from engines.reference_windows import normalize_windows
+    from core.preprocess import normalize_window
 
     sos = signal.butter(4, [0.5, 40.0], btype="bandpass", fs=300, output="sos")
     out = []
     for name in (CINC / "RECORDS").read_text().split()[:8]:
         x = signal.sosfiltfilt(sos, wfdb.rdrecord(str(CINC / name)).p_signal[:, 0])
         out.extend(x[s:s + 2048] for s in range(0, 4 * 300, 300))
-    return normalize_windows(np.stack(out), 0.01)
+    return normalize_window(np.stack(out), 0.01)
 
 
 @pytest.fixture(scope="session")

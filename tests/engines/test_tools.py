@@ -48,7 +48,7 @@ def test_no_windows_anywhere_is_a_clear_error(small_bundle, tmp_path):
     bare = shutil.copytree(small_bundle, tmp_path / "bare")
     bundle = load_bundle(bare)
     bundle.manifest.pop("demo_windows")
-    with pytest.raises(FileNotFoundError, match="has no RECORDS file and the bundle .* has no demo_windows"):
+    with pytest.raises(FileNotFoundError, match="holds no WFDB records .* the bundle .* has no demo_windows"):
         load_windows(bundle, 4, data_dir=tmp_path / "nowhere")
 
 
