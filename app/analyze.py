@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.args import configure_logging, parse_lead
+from app.args import add_engine_args, configure_logging, engine_options, parse_lead
 from app.headless import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--model", default=str(DEFAULT_MODEL),
                    help="model bundle folder (default: the shipped one)")
-    p.add_argument("--engine", default="auto", help="inference backend (default auto: best available)")
+    add_engine_args(p)
     p.add_argument("--lead", help="lead name or index (default II / MLII / ECG, else the first)")
     p.add_argument("--ext", default="dacl", help="annotation file extension (default: dacl → 201.dacl)")
     p.add_argument("--max-batch", type=int, default=64, help="windows per inference call at most")
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.max_batch < 1:
             raise ValueError(f"--max-batch must be a positive integer; {args.max_batch} is invalid")
-        model = load_model(args.model, args.engine)
+        model = load_model(args.model, args.engine, engine_options=engine_options(args))
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         console.print(f"[red]error:[/red] cannot load the model {args.model}: {exc}")
         return 2

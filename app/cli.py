@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from app.args import configure_logging, parse_lead
+from app.args import add_engine_args, configure_logging, engine_options, parse_lead
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("record", nargs="?", help="WFDB record path (…/100 or …/100.hea), physionet:db/rec, "
                    "or a folder of records (cycled over the beds)")
     p.add_argument("--model", help="model bundle folder (default: the shipped engines/default)")
-    p.add_argument("--engine", default="auto", help="inference backend (default auto: best available)")
+    add_engine_args(p)
     p.add_argument("--lead", help="lead name or index (default II / MLII / ECG, else the first)")
     p.add_argument("--speed", type=float, default=None, help="replay speed factor (1, 2, 5, 10; default 1)")
     p.add_argument("--loop", action=argparse.BooleanOptionalAction, default=None,
@@ -89,7 +89,8 @@ def launch(args: argparse.Namespace):
     speed = args.speed if args.speed is not None else settings.speed
     loop = args.loop if args.loop is not None else settings.loop
     try:
-        session = MonitorSession(args.model, args.engine, speed=speed, loop=loop)
+        session = MonitorSession(args.model, args.engine, speed=speed, loop=loop,
+                                 engine_options=engine_options(args))
     except Exception as exc:  # noqa: BLE001 - no model, no monitor: say why
         raise ModelLoadError(f"cannot load the model: {exc}") from exc
     window = MainWindow(session, settings)

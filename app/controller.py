@@ -83,14 +83,15 @@ class MonitorSession:
     """A loaded model and a running scheduler to which record replays and LSL inlets are added."""
 
     def __init__(self, model_path: str | Path | None = None, engine: str = "auto", speed: float = 1.0,
-                 loop: bool = True, config: SchedulerConfig | None = None) -> None:
+                 loop: bool = True, config: SchedulerConfig | None = None,
+                 engine_options: dict[str, dict] | None = None) -> None:
         from core.scheduler_model import load_model
 
         self.model_path = Path(model_path) if model_path else DEFAULT_MODEL
         if not (self.model_path / "manifest.json").is_file():
             raise FileNotFoundError(f"model bundle {str(self.model_path)!r} has no manifest.json: pass "
                                     "--model with a folder written by dacl-train (or engines/default)")
-        self.model = load_model(self.model_path, engine)
+        self.model = load_model(self.model_path, engine, engine_options=engine_options)
         self.fs = float(self.model.fs)
         self.config = config or SchedulerConfig.for_model(self.model)
         self.clock = ReplayClock(speed)

@@ -15,6 +15,7 @@ import math
 import sys
 from pathlib import Path
 
+from app.args import add_engine_args
 from app.controller import DEFAULT_MODEL  # the one definition of the shipped bundle's path
 
 DEMO_RECORDS = Path(__file__).resolve().parent / "demo"
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--streams", type=int, default=1, help="concurrent replay streams (default 1)")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed factor; 0 = as fast as possible")
     p.add_argument("--duration", type=float, default=60.0, help="wall-clock seconds to run (default 60)")
-    p.add_argument("--engine", default="auto", help="inference backend name, or auto (default)")
+    add_engine_args(p)
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="model bundle folder (default: shipped)")
     p.add_argument("--json", dest="json_path", help="write the report here (it is printed as well)")
     p.add_argument("--max-batch", type=int, default=64, help="windows per inference call at most")
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from app.args import configure_logging
+    from app.args import configure_logging, engine_options
     from core.headless import run_headless
     from core.scheduler import SchedulerConfig
     from core.scheduler_model import load_model
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.streams < 1:
             raise ValueError(f"--streams must be a positive integer; {args.streams} is invalid")
-        model = load_model(args.model, args.engine)
+        model = load_model(args.model, args.engine, engine_options=engine_options(args))
         config = SchedulerConfig.for_model(model, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
         console.print(f"model {args.model}: {model.selection}")
         with Progress(console=console, transient=True) as bar:

@@ -21,6 +21,9 @@ from core.ring import RingBuffer
 log = logging.getLogger(__name__)
 
 
+INFERENCE_FAULT = "inference error"  # how a fault message that the engine raised starts
+
+
 @dataclass
 class StreamInfo:
     """What subscribers and the GUI may read about one stream (the ring is written only by acquisition)."""

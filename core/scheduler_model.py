@@ -90,13 +90,17 @@ def engine_order(engine: str) -> tuple[str, ...]:
     raise ValueError(f"unknown engine {engine!r}; use one of {', '.join([*ENGINE_FAMILIES, *BACKENDS])}")
 
 
-def load_model(bundle_path: str | Path, engine: str = "auto", warm_up: bool = True) -> PipelineModel:
-    """Load a bundle and open its pipeline on the named engine (see engine_order); warm it up."""
+def load_model(bundle_path: str | Path, engine: str = "auto", warm_up: bool = True,
+               engine_options: dict[str, dict] | None = None) -> PipelineModel:
+    """Load a bundle and open its pipeline on the named engine (see engine_order); warm it up.
+
+    ``engine_options`` maps backend names to their options, e.g. {"triton": {"url": "host:8001"}}.
+    """
     from engines.bundle import load_bundle
     from engines.registry import select_engine
 
     bundle = load_bundle(bundle_path)
-    selection = select_engine(bundle, engine_order(engine))
+    selection = select_engine(bundle, engine_order(engine), engine_options)
     model = PipelineModel(selection.engine, bundle)
     model.selection = selection.summary()
     if warm_up:

@@ -102,6 +102,7 @@ class TritonEngine(Engine):
         self.where = f"triton server {url} model {model!r}"
         self._module, self.client, _ = _client(url, protocol, timeout_s)
         self.protocol = self._module.__name__.rsplit(".", 1)[-1]
+        self._reconnect = False
         self.device = f"triton {self.protocol}://{url.split('://')[-1]}"
         try:
             live = self.client.is_server_live()
@@ -144,6 +145,10 @@ class TritonEngine(Engine):
 
     def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         module = self._module
+        if self._reconnect:  # a fresh channel: gRPC's own reconnection backs off for up to two minutes
+            self.client.close()
+            _, self.client, _ = _client(self.url, self.protocol, self.timeout_s)
+            self._reconnect = False
         tensor = module.InferInput(self.spec.input_name, list(batch.shape), "FP32")
         tensor.set_data_from_numpy(batch)
         wanted = [module.InferRequestedOutput(name) for name in OUTPUTS]
@@ -151,6 +156,7 @@ class TritonEngine(Engine):
             timeout = {"client_timeout": self.timeout_s} if self.protocol == "grpc" else {}
             result = self.client.infer(self.model, [tensor], outputs=wanted, **timeout)
         except Exception as err:  # noqa: BLE001 - every client failure becomes one clear error
+            self._reconnect = True
             raise TritonError(f"{self.where}: {_message(err)}") from err
         return {name: result.as_numpy(name) for name in OUTPUTS}
 

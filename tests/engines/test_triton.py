@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from training.triton_repo import Batching, export_repository  # noqa: E402
 from training.triton_server import LocalTritonServer, ServerUnavailable, free_port  # noqa: E402
 
 SHIPPED = Path(__file__).parents[2] / "engines" / "default"
+DEMO = Path(__file__).parents[2] / "app" / "demo"
 
 
 def parse(path: Path) -> model_config_pb2.ModelConfig:
@@ -153,3 +155,39 @@ def test_errors_name_the_server_and_the_problem(server, small_bundle):
         hurried.run(np.zeros((64, 2048), np.float32))
     with pytest.raises(EngineUnavailable, match="needs the server's address"):
         open_engine(bundle, "triton")
+
+
+def _wait(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout_s:g} s waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_streams_fault_while_the_server_is_down_and_recover_when_it_is_back(server):
+    """Last in the module: it stops and restarts the shared server (same ports)."""
+    from core.scheduler import Scheduler, SchedulerConfig
+    from core.scheduler_model import load_model
+    from core.sources.replay import WfdbReplaySource
+
+    model = load_model(SHIPPED, "triton", engine_options={"triton": {"url": server.grpc_url, "timeout_s": 3}})
+    assert model.backend.startswith("triton")
+    scheduler = Scheduler(model, SchedulerConfig.for_model(model))
+    results, statuses = scheduler.result_queue(100_000), scheduler.status_queue(1000)
+    seen: list = []
+    for i in range(2):
+        scheduler.add_stream(WfdbReplaySource(DEMO / "A00001", speed=20, loop=True), name=f"bed{i}")
+    with scheduler:
+        _wait(lambda: len(results) >= 6, 60, "results from the server")
+        server.stop()
+        _wait(lambda: seen.extend(statuses.get_all()) or any(s.state == "fault" for s in seen), 60,
+              "a fault while the server is down")
+        fault = next(s for s in seen if s.state == "fault")
+        assert f"triton server {server.grpc_url} model 'dacl'" in fault.message
+        assert scheduler.running  # the monitor goes on
+        server.start()
+        results.get_all()
+        recovered = lambda: [s for s in seen if s.state == "running" and "recovered" in s.message]  # noqa: E731
+        _wait(lambda: seen.extend(statuses.get_all()) or len(recovered()) >= 2, 60, "both streams recovered")
+        _wait(lambda: len(results) >= 4, 30, "results again")
+    assert {s.stream_id for s in recovered()} == {0, 1}
