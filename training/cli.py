@@ -372,16 +372,51 @@ def build_engines_cmd(
 def verify_engines_cmd(
     model: Annotated[Path, typer.Option(help="bundle folder")] = Path("engines/default"),
     precision: Annotated[str, typer.Option(help="TensorRT precision to verify")] = "fp16",
+    triton_url: Annotated[str | None, typer.Option(help="also verify a Triton server (HOST:PORT)")] = None,
+    triton_model: Annotated[str, typer.Option(help="model name on the Triton server")] = "dacl",
 ) -> None:
     """Run every backend on the same windows and compare with the PyTorch reference (engines.tools)."""
     from engines.bundle_spec import BundleError
     from engines.tools import verify_engines
 
+    triton = {"url": triton_url, "model": triton_model} if triton_url else None
     try:
-        verify_engines(model, precision=precision, console=console)
+        verify_engines(model, precision=precision, console=console, triton=triton)
     except BundleError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(1) from None
+
+
+@app.command("export-triton")
+def export_triton_cmd(
+    model: Annotated[Path, typer.Option(help="bundle folder")] = Path("engines/default"),
+    repo: Annotated[Path, typer.Option(help="Triton model repository to write (created if missing)")] = Path(
+        "triton-models"),
+    name: Annotated[str, typer.Option(help="ensemble name; graphs NAME_scattering, NAME_encoder")] = "dacl",
+    backend: Annotated[str, typer.Option(help="onnxruntime (Triton's ORT backend) or python (ORT inside "
+                                              "the Python backend)")] = "onnxruntime",
+    max_batch: Annotated[int, typer.Option(help="max_batch_size of every model")] = 64,
+    preferred: Annotated[str, typer.Option(help="preferred batch sizes, comma-separated")] = "8,16,32,64",
+    queue_delay_us: Annotated[int, typer.Option(help="dynamic batching's max queue delay (µs)")] = 2000,
+    instances: Annotated[int, typer.Option(help="instances of each graph")] = 1,
+    gpu: Annotated[bool, typer.Option(help="instances on the GPU (KIND_GPU) instead of the CPU")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace models of the same names in REPO")] = False,
+) -> None:
+    """Write a Triton Inference Server model repository from a bundle (docs/triton.md)."""
+    from engines.bundle_spec import BundleError
+    from training.triton_repo import Batching, export_repository
+
+    try:
+        batching = Batching(max_batch, tuple(int(v) for v in preferred.split(",") if v.strip()),
+                            queue_delay_us, instances, "KIND_GPU" if gpu else "KIND_CPU")
+        written = export_repository(model, repo, name=name, backend=backend, batching=batching,
+                                    overwrite=overwrite)
+    except (BundleError, ValueError, FileExistsError, FileNotFoundError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from None
+    for path in written:
+        console.print(f"wrote {path}")
+    console.print(f"serve it with: tritonserver --model-repository={repo.resolve()}")
 
 
 def main() -> None:

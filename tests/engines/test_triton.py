@@ -157,6 +157,26 @@ def test_errors_name_the_server_and_the_problem(server, small_bundle):
         open_engine(bundle, "triton")
 
 
+def test_verify_engines_and_the_export_command(server, windows, tmp_path):
+    from typer.testing import CliRunner
+
+    from engines.tools import verify_engines
+    from training.cli import app
+
+    rows = {r.backend: r for r in verify_engines(SHIPPED, windows[:8], min_seconds=0.05,
+                                                  triton={"url": server.grpc_url})}
+    assert rows["triton"].status == "ok" and set(rows["triton"].max_deviation) == {"probs", "embedding",
+                                                                                   "trajectory"}
+    args = ["export-triton", "--model", str(SHIPPED), "--repo", str(tmp_path / "r"), "--max-batch", "16",
+            "--preferred", "4,16", "--gpu"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert parse(tmp_path / "r" / "dacl_encoder" / "config.pbtxt").instance_group[0].kind == \
+        model_config_pb2.ModelInstanceGroup.KIND_GPU
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 1 and "exist already" in again.output
+
+
 def _wait(condition, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
