@@ -42,6 +42,6 @@ def window_labels(ann: Annotations, n_samples: int, fs: float, ends: np.ndarray,
 
 def list_annotated(folder: Path) -> list[Path]:
     """Records of a folder (RECORDS, else *.hea) that have reference 'atr' annotations."""
-    from core.headless import list_records
+    from core.records import list_records
 
     return [p for p in list_records(folder) if p.with_suffix(".atr").is_file()]
