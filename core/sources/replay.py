@@ -86,7 +86,8 @@ class WfdbReplaySource(Source):
         wait = self.due_time() - self.clock()
         if wait > 0:
             if timeout is not None and wait > timeout:
-                time.sleep(max(timeout, 0.0))
+                if timeout > 0:  # never sleep(0): each one hands the GIL away and waits to get it back
+                    time.sleep(timeout)
                 return np.empty(0)
             time.sleep(wait)
         return self._take(self._next_size())
