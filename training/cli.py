@@ -244,19 +244,25 @@ def _demo_windows(data: Path, val_names: list[str]) -> np.ndarray | None:
 
 
 def predict_folder(data: Path, model: Path, backend: str = "onnxruntime", progress=None):
-    """Run a bundle through the engine runtime on every record of DATA: (records, probs (R, 4))."""
+    """Run a bundle through the engine runtime on every record of DATA: (records, probs (R, 4)).
+
+    Records are preprocessed, windowed and normalised by the bundle's own contract (core.contract).
+    """
+    from core.contract import ModelContract
     from engines.backend_onnxruntime import onnxruntime_pipeline
     from engines.bundle import load_bundle
 
     bundle = load_bundle(model)
+    contract = ModelContract.from_manifest(bundle.manifest, f"bundle {bundle.path}")
     engine = onnxruntime_pipeline(bundle, "cpu")
     records = dataset.list_records(data)
     probs = evaluate.score_records(
         lambda w: engine.run(w)["probs"],
-        lambda name: dataset.load_record(data, name),
+        lambda name: dataset.load_record(data, name, contract=contract),
         [r.name for r in records],
-        bundle.window,
+        contract.window,
         progress,
+        contract.std_floor_mv,
     )
     engine.close()
     return records, probs

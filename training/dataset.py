@@ -134,15 +134,22 @@ def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> list[tuple[np
     return [(tr, te) for tr, te in skf.split(np.zeros(len(labels)), labels)]
 
 
-def preprocess_signal(signal_mv: np.ndarray, fs: float) -> np.ndarray:
-    """One lead in mV at fs → model-rate band-passed float32 signal (the shared preprocessing contract)."""
-    samples, _flags = core_preprocess.preprocess_record(signal_mv, fs)
+def preprocess_signal(signal_mv: np.ndarray, fs: float, contract=None) -> np.ndarray:
+    """One lead in mV at fs → model-rate band-passed float32 signal.
+
+    `contract`: a bundle's core.contract.ModelContract; None uses the one every model trained here has.
+    """
+    if contract is None:
+        samples, _flags = core_preprocess.preprocess_record(signal_mv, fs)
+    else:
+        samples, _flags = core_preprocess.preprocess_record(signal_mv, fs, contract.fs, contract.band_hz,
+                                                            contract.bandpass_order)
     return np.asarray(samples, dtype=np.float32)
 
 
-def normalize_window(w: np.ndarray) -> np.ndarray:
-    """Per-window z-score with a 0.01 mV floor on the std (shared contract), float32, on (..., W)."""
-    return np.asarray(core_preprocess.normalize_window(w), dtype=np.float32)
+def normalize_window(w: np.ndarray, std_floor_mv: float = core_preprocess.STD_FLOOR_MV) -> np.ndarray:
+    """Per-window z-score with a floor on the std (0.01 mV: the shared contract), float32, on (..., W)."""
+    return np.asarray(core_preprocess.normalize_window(w, std_floor_mv), dtype=np.float32)
 
 
 def read_lead(data_dir: Path, name: str, lead: int = 0) -> tuple[np.ndarray, float]:
@@ -166,9 +173,9 @@ def read_lead(data_dir: Path, name: str, lead: int = 0) -> tuple[np.ndarray, flo
     return sig, float(rec.fs)
 
 
-def load_record(data_dir: Path, name: str, lead: int = 0) -> np.ndarray:
-    """Read one WFDB record's lead in mV and preprocess it to the model rate."""
-    return preprocess_signal(*read_lead(data_dir, name, lead))
+def load_record(data_dir: Path, name: str, lead: int = 0, contract=None) -> np.ndarray:
+    """Read one WFDB record's lead in mV and preprocess it to the model rate (see preprocess_signal)."""
+    return preprocess_signal(*read_lead(data_dir, name, lead), contract)
 
 
 def window_starts(
@@ -189,12 +196,15 @@ def window_starts(
     return np.asarray(starts, dtype=np.int64)
 
 
-def eval_windows(x: np.ndarray, window: int = WINDOW, hop: int = EVAL_HOP) -> np.ndarray:
-    """The windows (K, W) a record is scored on: at `hop` from its start plus one flush with its end."""
-    return cut_windows(x, window_starts(len(x), hop, 0, window, cover_end=True), window)
+def eval_windows(x: np.ndarray, window: int = WINDOW, hop: int | None = None,
+                 std_floor_mv: float = core_preprocess.STD_FLOOR_MV) -> np.ndarray:
+    """The windows (K, W) a record is scored on: at `hop` (default W/4) from its start, one at its end."""
+    hop = hop or window // 4
+    return cut_windows(x, window_starts(len(x), hop, 0, window, cover_end=True), window, std_floor_mv)
 
 
-def cut_windows(x: np.ndarray, starts: np.ndarray, window: int = WINDOW) -> np.ndarray:
+def cut_windows(x: np.ndarray, starts: np.ndarray, window: int = WINDOW,
+                std_floor_mv: float = core_preprocess.STD_FLOOR_MV) -> np.ndarray:
     """Windows (K, W) of x, each normalised; a record shorter than W is tiled (repeated) up to W.
 
     Tiling keeps the rhythm statistics of a short record, where zero padding would add a flat line the
@@ -204,7 +214,7 @@ def cut_windows(x: np.ndarray, starts: np.ndarray, window: int = WINDOW) -> np.n
         reps = -(-window // max(len(x), 1))
         x = np.tile(x, reps)[:window]
     out = np.stack([x[s : s + window] for s in starts])
-    return normalize_window(out)
+    return normalize_window(out, std_floor_mv)
 
 
 def class_weights(labels: np.ndarray, n_classes: int = len(CLASSES), power: float = 1.0) -> np.ndarray:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from core.preprocess import STD_FLOOR_MV
 from training.dataset import CLASSES, WINDOW, eval_windows
 
 
@@ -33,6 +34,7 @@ def score_records(
     names: list[str],
     window: int = WINDOW,
     progress: Callable[[int, int], None] | None = None,
+    std_floor_mv: float = STD_FLOOR_MV,
 ) -> np.ndarray:
     """(R, C) record probabilities: each record's eval_windows through run_windows, then aggregate_records.
 
@@ -40,7 +42,7 @@ def score_records(
     """
     probs = np.zeros((len(names), len(CLASSES)))
     for i, name in enumerate(names):
-        p = run_windows(eval_windows(load(name), window))
+        p = run_windows(eval_windows(load(name), window, std_floor_mv=std_floor_mv))
         probs[i] = aggregate_records(p, np.zeros(len(p), dtype=np.int64), 1)[0]
         if progress is not None:
             progress(i + 1, len(names))
