@@ -95,3 +95,21 @@ def test_the_scheduler_runs_a_bundle_with_its_own_band_order_and_floor(tmp_path)
     np.testing.assert_allclose(analysis.probs, offline((1.0, 25.0), 2, 0.2), atol=1e-5)
     assert np.abs(analysis.probs - offline(BAND_HZ, BANDPASS_ORDER, STD_FLOOR_MV)).max() > 1e-3
     model.close()
+
+
+def test_a_manifest_whose_window_contradicts_its_graphs_is_refused_naming_the_field(tmp_path):
+    """Changing the window everywhere in the manifest still leaves scattering.onnx at 2048 samples."""
+    from engines.bundle import load_bundle
+    from engines.bundle_spec import BundleError
+
+    bundle = tmp_path / "b"
+    shutil.copytree(DEFAULT, bundle, ignore=shutil.ignore_patterns("plans"))
+    m = json.loads((bundle / "manifest.json").read_text())
+    m["window"] = m["scattering"]["window"] = 1024
+    m["graphs"]["scattering"]["inputs"]["window"] = ["batch", 1024]
+    m.pop("demo_windows")
+    m["files"].pop("demo_windows.npy")
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError, match=r"scattering\.onnx input 'window' has shape \['batch', 2048\], "
+                                          r"manifest says \['batch', 1024\]"):
+        load_bundle(bundle)
