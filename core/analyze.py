@@ -228,6 +228,9 @@ def analyze_record(
             info = session.scheduler.stream(sid)
             if info.state == "fault":
                 raise AnalysisError(f"record {record.path}: {info.message}")
+            if info.error is not None:  # an inference fault: reading goes on, but a window is lost
+                raise AnalysisError(f"record {record.path}: inference error: {type(info.error).__name__}: "
+                                    f"{info.error}")
             if info.state == "ended" and session.scheduler.idle():
                 break
             if progress is not None:
