@@ -295,7 +295,12 @@ class Scheduler:
     # ----- errors --------------------------------------------------------------------------------------
     def _fault(self, streams: list[AcquiredStream], exc: BaseException, where: str) -> None:
         message = f"{where} error: {type(exc).__name__}: {exc}"
-        log.error("%s on stream(s) %s", message, [s.info.stream_id for s in streams], exc_info=exc)
+        ids = [s.info.stream_id for s in streams]
+        if all(s.info.state == "fault" and s.info.message == message for s in streams):
+            # the same error again (a server still down): one line, not a traceback per batch
+            log.info("%s again on stream(s) %s", message, ids)
+        else:
+            log.error("%s on stream(s) %s", message, ids, exc_info=exc)
         for stream in streams:
             stream.info.error = exc
             self._fanout.set_state(stream.info, "fault", message)

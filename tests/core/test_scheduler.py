@@ -142,6 +142,24 @@ def test_inference_error_faults_the_stream_and_strict_mode_reraises(model):
         run_until(strict, lambda: not strict.running, timeout=10)
 
 
+def test_a_repeated_inference_error_is_logged_once_with_its_traceback(model, caplog):
+    """A stream keeps being read after an inference fault (a remote engine may come back); the same error
+    on every later batch is one INFO line each, not another traceback."""
+    need_data(CINC)
+    caplog.set_level("INFO", logger="core.scheduler")
+    scheduler = Scheduler(model, SchedulerConfig(window=1024))  # every batch fails: the model wants 2048
+    scheduler.add_stream(WfdbReplaySource(CINC / "A00001", speed=20, loop=True))
+
+    def errors():
+        return [r for r in caplog.records if r.name == "core.scheduler" and "error" in r.getMessage()]
+
+    run_until(scheduler, lambda: len(errors()) >= 3, timeout=20)
+    records = errors()
+    assert [r.levelname for r in records][:3] == ["ERROR", "INFO", "INFO"]
+    assert records[0].exc_info is not None and all(r.exc_info is None for r in records[1:])
+    assert all(r.levelname == "INFO" and "again" in r.getMessage() for r in records[1:])
+
+
 def test_a_closed_source_faults_only_its_stream(model):
     need_data(CINC)
     scheduler = Scheduler(model, SchedulerConfig())
