@@ -17,6 +17,32 @@ from app.widgets.waveform import SweepTrace
 from core.results import CLASS_CODES
 
 
+class FixedLabel(pg.LabelItem):
+    """A LabelItem whose size is fixed at creation: a new text does not re-lay out the grid.
+
+    pyqtgraph's LabelItem resizes itself to every new text, which invalidates the layout of the one scene
+    all cells share; with 64 beds each result then moved geometry and repainted every cell.
+    """
+
+    def __init__(self, text: str, widest: str, **opts) -> None:
+        super().__init__(widest, **opts)
+        size = self.item.boundingRect().size()
+        self.setMinimumSize(size)
+        self.setMaximumSize(size)
+        self.shown = None
+        self.setText(text)
+
+    def updateMin(self) -> None:  # noqa: N802 - pyqtgraph's name; the size stays what __init__ set
+        pass
+
+    def set_text(self, text: str, **opts) -> None:
+        """Show `text` unless it is what is shown already (each setText costs an HTML layout)."""
+        key = (text, tuple(sorted(opts.items())))
+        if key != self.shown:
+            self.shown = key
+            self.setText(text, **opts)
+
+
 class BedCell:
     """One bed in the grid: title, leading class, a compact sweeping trace and the heart rate."""
 
@@ -26,8 +52,9 @@ class BedCell:
         self.layout.setContentsMargins(4, 2, 4, 2)
         self.layout.setSpacing(0)
         self.title = pg.LabelItem(title, color=theme.TEXT_DIM, size="9pt", bold=True, justify="left")
-        self.class_label = pg.LabelItem("—", color=theme.TEXT_DIM, size="10pt", bold=True, justify="right")
-        self.hr_label = pg.LabelItem("--", color=theme.HR_GREEN, size="24pt", bold=True, justify="right")
+        self.class_label = FixedLabel("—", "~ 100%", color=theme.TEXT_DIM, size="10pt", bold=True,
+                                      justify="right")
+        self.hr_label = FixedLabel("--", "888", color=theme.HR_GREEN, size="24pt", bold=True, justify="right")
         self.plot = pg.PlotItem()
         self.plot.getViewBox().setBackgroundColor(theme.PANEL)
         self.trace = SweepTrace(self.plot, fs, seconds=6.0, compact=True)
@@ -44,8 +71,8 @@ class BedCell:
         """Show the newest result: leading class code with its probability and the heart rate."""
         cls = int(np.argmax(probs))
         color = theme.ALARM_RED if alarm else theme.CLASS_COLORS[cls]
-        self.class_label.setText(f"{CLASS_CODES[cls]} {100 * probs[cls]:.0f}%", color=color)
-        self.hr_label.setText(f"{heart_rate:.0f}" if math.isfinite(heart_rate) else "--")
+        self.class_label.set_text(f"{CLASS_CODES[cls]} {100 * probs[cls]:.0f}%", color=color)
+        self.hr_label.set_text(f"{heart_rate:.0f}" if math.isfinite(heart_rate) else "--")
 
     def set_selected(self, selected: bool) -> None:
         """Outline the trace of the bed shown in the detail view."""
