@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from core.batching import BatchQueue, PendingWindow
-from core.fanout import INFERENCE_FAULT, Fanout, StreamInfo
+from core.fanout import Fanout, StreamInfo
 from core.preprocess import Preprocessor
 from core.ring import RingBuffer
 from core.scheduler_config import SchedulerConfig
@@ -117,10 +117,9 @@ class Acquisition:
         next_tick = time.monotonic()
         while not stop.is_set():
             for stream in self.streams():
-                # an inference fault is the engine's (a remote server down), not the source's: keep
-                # reading so the stream's windows show when inference works again
+                # an inference fault is the engine's, not the source's: keep reading (see StreamInfo)
                 if stream.source is not None and (stream.info.state not in ("fault", "ended")
-                                                  or stream.info.message.startswith(INFERENCE_FAULT)):
+                                                  or stream.info.fault_where == "inference"):
                     self.acquire(stream)
             next_tick += interval
             delay = next_tick - time.monotonic()

@@ -21,9 +21,6 @@ from core.ring import RingBuffer
 log = logging.getLogger(__name__)
 
 
-INFERENCE_FAULT = "inference error"  # how a fault message that the engine raised starts
-
-
 @dataclass
 class StreamInfo:
     """What subscribers and the GUI may read about one stream (the ring is written only by acquisition)."""
@@ -37,6 +34,9 @@ class StreamInfo:
     windows: int = 0  # results published
     dropped: int = 0  # windows dropped by back-pressure
     error: BaseException | None = field(default=None, repr=False)
+    # what faulted it: "acquisition", "connect" or "inference"; an inference fault is the engine's (a
+    # remote server down), so the stream is still read and the next good batch brings it back
+    fault_where: str | None = None
 
 
 class ResultQueue:

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 from core.acquisition import AcquiredStream, Acquisition
 from core.batching import BatchQueue, PendingWindow
-from core.fanout import INFERENCE_FAULT, Fanout, RecentLatency, ResultQueue, StreamInfo
+from core.fanout import Fanout, RecentLatency, ResultQueue, StreamInfo
 from core.inference import BatchRunner, InferenceModel
 from core.results import StreamStatus, WindowResult
 from core.scheduler_config import SchedulerConfig
@@ -279,12 +279,12 @@ class Scheduler:
             results = self._runner.run(batch, streams)
         except Exception as exc:  # noqa: BLE001 - surfaced as a fault of every stream in the batch
             self._faults += len(batch)
-            self._fault(list(streams.values()), exc, "inference")  # message: INFERENCE_FAULT + ": ..."
+            self._fault(list(streams.values()), exc, "inference")
             return
         self._latency.add(results[0].done_time, (w.arrival_time for w in batch))
         for stream in streams.values():  # a remote engine that failed may be back (a Triton server restarted)
-            if stream.info.state == "fault" and stream.info.message.startswith(INFERENCE_FAULT):
-                stream.info.error = None
+            if stream.info.state == "fault" and stream.info.fault_where == "inference":
+                stream.info.error = stream.info.fault_where = None
                 self._fanout.set_state(stream.info, "running", "inference recovered")
         for result in results:
             self._windows += 1
@@ -302,7 +302,7 @@ class Scheduler:
         else:
             log.error("%s on stream(s) %s", message, ids, exc_info=exc)
         for stream in streams:
-            stream.info.error = exc
+            stream.info.error, stream.info.fault_where = exc, where
             self._fanout.set_state(stream.info, "fault", message)
         self._fail(exc)
 
