@@ -42,7 +42,7 @@ def unavailable_reason() -> str | None:
 
 
 def _client(url: str, protocol: str, timeout_s: float):
-    """(module, client, address) for 'grpc', 'http' or 'auto' (gRPC unless the URL says http://)."""
+    """(module, client) for 'grpc', 'http' or 'auto' (gRPC unless the URL says http://)."""
     address = url.removeprefix("grpc://").removeprefix("http://")
     if protocol == "auto":
         protocol = "http" if url.startswith("http://") else "grpc"
@@ -55,12 +55,12 @@ def _client(url: str, protocol: str, timeout_s: float):
     if protocol == "grpc":
         import tritonclient.grpc as module
 
-        return module, module.InferenceServerClient(address), address
+        return module, module.InferenceServerClient(address)
     if protocol == "http":
         import tritonclient.http as module
 
         return module, module.InferenceServerClient(address, connection_timeout=timeout_s,
-                                                    network_timeout=timeout_s), address
+                                                    network_timeout=timeout_s)
     raise ValueError(f"triton protocol must be auto, grpc or http, got {protocol!r}")
 
 
@@ -100,7 +100,7 @@ class TritonEngine(Engine):
         super().__init__(bundle, "pair")
         self.url, self.model, self.timeout_s = url, model, timeout_s
         self.where = f"triton server {url} model {model!r}"
-        self._module, self.client, _ = _client(url, protocol, timeout_s)
+        self._module, self.client = _client(url, protocol, timeout_s)
         self.protocol = self._module.__name__.rsplit(".", 1)[-1]
         self._reconnect = False
         self.device = f"triton {self.protocol}://{url.split('://')[-1]}"
@@ -120,9 +120,9 @@ class TritonEngine(Engine):
 
     def _ready_models(self) -> list[str]:
         index = self.client.get_model_repository_index()
-        rows = index.models if hasattr(index, "models") else index
-        return [r.name if hasattr(r, "name") else r["name"] for r in rows
-                if (r.state if hasattr(r, "state") else r.get("state")) == "READY"]
+        if self.protocol == "grpc":  # a protobuf reply; HTTP gives a list of dicts
+            return [r.name for r in index.models if r.state == "READY"]
+        return [r["name"] for r in index if r.get("state") == "READY"]
 
     def _config(self) -> dict[str, Any]:
         if self.protocol == "grpc":
@@ -147,7 +147,7 @@ class TritonEngine(Engine):
         module = self._module
         if self._reconnect:  # a fresh channel: gRPC's own reconnection backs off for up to two minutes
             self.client.close()
-            _, self.client, _ = _client(self.url, self.protocol, self.timeout_s)
+            _, self.client = _client(self.url, self.protocol, self.timeout_s)
             self._reconnect = False
         tensor = module.InferInput(self.spec.input_name, list(batch.shape), "FP32")
         tensor.set_data_from_numpy(batch)

@@ -27,12 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from core.contract import ModelContract
-from engines.backend_triton import contract_record
+from engines.backend_triton import OUTPUTS, contract_record
 from engines.bundle import Bundle, load_bundle
 
 log = logging.getLogger(__name__)
 
-ENSEMBLE_OUTPUTS = ("probs", "embedding", "trajectory")
 PYTHON_MODEL = Path(__file__).with_name("triton_python_model.py")
 BACKENDS = ("onnxruntime", "python")
 
@@ -79,7 +78,7 @@ def _ensemble_config(name: str, parts: tuple[str, str], bundle: Bundle, batching
     scattering, encoder = bundle.graphs["scattering"], bundle.graphs["encoder"]
     (window, _), = scattering["inputs"].items()
     (features, _), = encoder["inputs"].items()
-    outputs = {k: v for k, v in encoder["outputs"].items() if k in ENSEMBLE_OUTPUTS}
+    outputs = {k: v for k, v in encoder["outputs"].items() if k in OUTPUTS}
     maps = ", ".join(f'{{ key: "{k}" value: "{k}" }}' for k in outputs)
     contract = json.dumps(json.dumps(record, sort_keys=True))  # a quoted, escaped protobuf string
     return (f'name: "{name}"\nplatform: "ensemble"\nmax_batch_size: {batching.max_batch_size}\n'
