@@ -135,13 +135,6 @@ def _run(data: Path, out: Path, config: Path | None, device: str, quick: bool, f
         demo_windows=demo,
         rhythm=rhythm,
         extra={
-            "record_decision": {
-                "bias": hist["record_bias"],
-                "applies_to": "record probs = softmax(log(record probs) + bias) in `dacl-train evaluate`; "
-                "window probabilities, the monitor and the alarms are unchanged",
-                "chosen_by": f"challenge F1 on the {len(va_idx)} validation records (training.evaluate."
-                "fit_record_bias)",
-            },
             "training": {
                 "records": len(d.windows.names),
                 "windows": int(len(d.windows.record)),
@@ -202,10 +195,8 @@ def cv(
     table = Table(title=f"{folds}-fold cross-validation ({len(d.windows.names)} records)")
     table.add_column("metric")
     table.add_column("mean ± std", justify="right")
-    table.add_column("without record bias", justify="right")
     for key in ("auroc_af", "auroc_macro", "f1_challenge", "accuracy"):
-        plain = f"{s[key + '_without_record_bias']:.4f} ± {s[key + '_without_record_bias_std']:.4f}"
-        table.add_row(key, f"{s[key]:.4f} ± {s[key + '_std']:.4f}", plain)
+        table.add_row(key, f"{s[key]:.4f} ± {s[key + '_std']:.4f}")
     console.print(table)
     console.print(f"cross-validation took {time.time() - t0:.0f} s")
     if json_out is not None:
@@ -255,8 +246,7 @@ def _demo_windows(data: Path, val_names: list[str]) -> np.ndarray | None:
 def predict_folder(data: Path, model: Path, backend: str = "onnxruntime", progress=None):
     """Run a bundle through the engine runtime on every record of DATA: (records, probs (R, 4)).
 
-    Records are preprocessed, windowed and normalised by the bundle's own contract (core.contract), and
-    their probabilities carry the bundle's record bias (manifest `record_decision`) when it has one.
+    Records are preprocessed, windowed and normalised by the bundle's own contract (core.contract).
     """
     from core.contract import ModelContract
     from engines.backend_onnxruntime import onnxruntime_pipeline
@@ -264,7 +254,6 @@ def predict_folder(data: Path, model: Path, backend: str = "onnxruntime", progre
 
     bundle = load_bundle(model)
     contract = ModelContract.from_manifest(bundle.manifest, f"bundle {bundle.path}")
-    bias = evaluate.record_bias_of(bundle.manifest, f"bundle {bundle.path}")
     engine = onnxruntime_pipeline(bundle, "cpu")
     records = dataset.list_records(data)
     probs = evaluate.score_records(
@@ -276,7 +265,7 @@ def predict_folder(data: Path, model: Path, backend: str = "onnxruntime", progre
         contract.std_floor_mv,
     )
     engine.close()
-    return records, evaluate.with_bias(probs, bias)
+    return records, probs
 
 
 @app.command("evaluate")

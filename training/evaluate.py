@@ -2,10 +2,7 @@
 
 A record's probabilities are the normalised geometric mean of its windows' probabilities
 (softmax of the mean window log-probability): one confidently-AF window moves the record less than an
-arithmetic mean would let a noisy window do, and every window counts. A bundle may add a per-class
-record bias to the record's log-probabilities (manifest `record_decision`): chosen on held-out records
-to maximise the challenge F1, because the head, fitted on the encoder's own training windows, calls too
-few held-out records "Other" (5-fold CV: 1,387 predicted for 1,932 true).
+arithmetic mean would let a noisy window do, and every window counts.
 """
 
 from __future__ import annotations
@@ -29,62 +26,6 @@ def aggregate_records(window_probs: np.ndarray, record: np.ndarray, n_records: i
     mean -= mean.max(1, keepdims=True)
     p = np.exp(mean)
     return p / p.sum(1, keepdims=True)
-
-
-BIAS_GRID = np.round(np.arange(-1.5, 1.5001, 0.05), 2)  # log-prior offsets tried per class
-
-
-def with_bias(probs: np.ndarray, bias: np.ndarray | None, floor: float = 1e-7) -> np.ndarray:
-    """softmax(log p + bias) row-wise: record probabilities with the bundle's record bias (None: unchanged)."""
-    if bias is None:
-        return probs
-    z = np.log(np.clip(probs, floor, 1.0)) + np.asarray(bias, dtype=np.float64)
-    z -= z.max(1, keepdims=True)
-    p = np.exp(z)
-    return p / p.sum(1, keepdims=True)
-
-
-def challenge_f1(y: np.ndarray, pred: np.ndarray) -> float:
-    """Mean F1 of N, A and O (the CinC 2017 score; noisy records count only through the others' errors)."""
-    f1 = []
-    for c in range(3):
-        den = (pred == c).sum() + (y == c).sum()
-        f1.append(2 * ((pred == c) & (y == c)).sum() / den if den else 0.0)
-    return float(np.mean(f1))
-
-
-def fit_record_bias(y: np.ndarray, probs: np.ndarray, grid: np.ndarray = BIAS_GRID, rounds: int = 3
-                    ) -> np.ndarray:
-    """Per-class log-prior offsets (N fixed at 0) maximising the challenge F1 of argmax(log p + bias).
-
-    Coordinate ascent over `grid`, each class in turn; of equally good values the middle one of the
-    plateau, so a bias is not pushed to the edge of what these records allow.
-    """
-    y = np.asarray(y)
-    logp = np.log(np.clip(probs, 1e-7, 1.0))
-    bias = np.zeros(probs.shape[1])
-    for _ in range(rounds):
-        for c in range(1, probs.shape[1]):
-            scores = []
-            for v in grid:
-                trial = bias.copy()
-                trial[c] = v
-                scores.append(challenge_f1(y, (logp + trial).argmax(1)))
-            best = np.flatnonzero(np.asarray(scores) >= max(scores) - 1e-12)
-            bias[c] = grid[best[len(best) // 2]]
-    return bias
-
-
-def record_bias_of(manifest: dict, where: str) -> np.ndarray | None:
-    """The manifest's record bias, checked; None when the bundle has none (older bundles)."""
-    block = manifest.get("record_decision")
-    if block is None:
-        return None
-    bias = np.asarray(block.get("bias", []), dtype=np.float64)
-    n = len(manifest.get("classes", CLASSES))
-    if bias.shape != (n,) or not np.isfinite(bias).all():
-        raise ValueError(f"{where}: record_decision.bias must be {n} finite numbers, got {block.get('bias')!r}")
-    return bias
 
 
 def score_records(
@@ -136,16 +77,12 @@ def metrics(y: np.ndarray, probs: np.ndarray) -> dict:
 
 
 def mean_metrics(folds: list[dict]) -> dict:
-    """Mean and standard deviation across folds of the headline numbers (and without the record bias)."""
+    """Mean and standard deviation across folds of the headline numbers."""
     out = {}
-    plain = [f.get("without_record_bias") for f in folds]
-    for suffix, rows in (("", folds), ("_without_record_bias", plain)):
-        if any(r is None for r in rows):
-            continue
-        for k in ("auroc_af", "auroc_macro", "f1_challenge", "accuracy"):
-            vals = np.array([r[k] for r in rows])
-            out[k + suffix] = float(vals.mean())
-            out[k + suffix + "_std"] = float(vals.std())
+    for k in ("auroc_af", "auroc_macro", "f1_challenge", "accuracy"):
+        vals = np.array([f[k] for f in folds])
+        out[k] = float(vals.mean())
+        out[k + "_std"] = float(vals.std())
     out["folds"] = len(folds)
     return out
 

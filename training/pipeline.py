@@ -218,42 +218,26 @@ def record_probs(
         model.cpu()
 
 
-def validation_probs(
-    model: DaclModel,
-    val: features.WindowSet,
-    params: features.ScatteringParams,
-    loader: Callable[[str], np.ndarray] | None,
-    device: str = "cpu",
-) -> tuple[np.ndarray, str]:
-    """(R, C) record probabilities of validation records in `evaluate`'s window layout, and that layout.
-
-    Without raw records (a features cache alone) they fall back to the cached training-layout windows,
-    which score lower.
-    """
-    if loader is not None:
-        probs = record_probs(model, params, loader, val.names, device)
-        return probs, f"eval_windows (hop {dataset.EVAL_HOP}, covering the end)"
-    out = train.predict_windows(model, val.scattering)
-    probs = evaluate.aggregate_records(out["probs"], val.record, len(val.names))
-    return probs, "cached training windows (hop-grid from a random phase)"
-
-
 def validation_metrics(
     model: DaclModel,
     val: features.WindowSet,
     params: features.ScatteringParams,
     loader: Callable[[str], np.ndarray] | None,
     device: str = "cpu",
-    bias: np.ndarray | None = None,
 ) -> dict:
-    """Record-level metrics on validation records, in `evaluate`'s window layout; with `bias`, the
-    metrics of the biased decision and, under "without_record_bias", those of the plain one."""
-    probs, layout = validation_probs(model, val, params, loader, device)
-    m = {**evaluate.metrics(val.labels, evaluate.with_bias(probs, bias)), "window_layout": layout}
-    if bias is not None:
-        m["record_bias"] = [float(b) for b in bias]
-        m["without_record_bias"] = evaluate.metrics(val.labels, probs)
-    return m
+    """Record-level metrics on validation records, in `evaluate`'s window layout.
+
+    Without raw records (a features cache alone) they fall back to the cached training-layout windows,
+    which score lower.
+    """
+    if loader is not None:
+        probs = record_probs(model, params, loader, val.names, device)
+        layout = f"eval_windows (hop {dataset.EVAL_HOP}, covering the end)"
+    else:
+        out = train.predict_windows(model, val.scattering)
+        probs = evaluate.aggregate_records(out["probs"], val.record, len(val.names))
+        layout = "cached training windows (hop-grid from a random phase)"
+    return {**evaluate.metrics(val.labels, probs), "window_layout": layout}
 
 
 def run(data: Data, cfg: TrainConfig, progress=train._noop) -> tuple[DaclModel, dict, dict]:
@@ -268,30 +252,20 @@ def run(data: Data, cfg: TrainConfig, progress=train._noop) -> tuple[DaclModel, 
     model, hist = train.fit(tr, va, cfg, progress)
     if not distributed.is_main():  # under torchrun rank 0 alone validates and writes the bundle
         return model, hist, {}
-    probs, layout = validation_probs(model, va, params_of(cfg), data.loader, cfg.device)
-    bias = evaluate.fit_record_bias(va.labels, probs)
-    hist["record_bias"] = [float(b) for b in bias]
-    # the bias is chosen on these records, so the biased figures are in-sample; `cv` gives the estimate
-    m = {**evaluate.metrics(va.labels, evaluate.with_bias(probs, bias)), "window_layout": layout,
-         "record_bias": hist["record_bias"], "without_record_bias": evaluate.metrics(va.labels, probs)}
-    return model, hist, m
+    return model, hist, validation_metrics(model, va, params_of(cfg), data.loader, cfg.device)
 
 
 def cross_validate(data: Data, cfg: TrainConfig, folds: int, progress=train._noop) -> dict:
     """Stratified K-fold over records: per-fold metrics on held-out records and their mean ± std.
 
-    Each fold fits on the other folds, with `run`'s own calibration split inside them; the record bias
-    is chosen on that calibration split, as `run` chooses it, and the held-out fold is scored with and
-    without it.
+    Each fold fits on the other folds, with `run`'s own calibration split inside them.
     """
     per_fold = []
     for k, (tr_idx, te_idx) in enumerate(dataset.stratified_folds(data.windows.labels, folds, cfg.seed)):
         log.info("fold %d/%d: %d training records, %d held out", k + 1, folds, len(tr_idx), len(te_idx))
         fit_set, cal_set = training_sets(data, cfg, tr_idx)
         model, _ = train.fit(fit_set, cal_set, cfg, progress)
-        cal_probs, _ = validation_probs(model, cal_set, params_of(cfg), data.loader, cfg.device)
-        bias = evaluate.fit_record_bias(cal_set.labels, cal_probs)
         test = data.windows.subset(te_idx)
-        per_fold.append(validation_metrics(model, test, params_of(cfg), data.loader, cfg.device, bias))
+        per_fold.append(validation_metrics(model, test, params_of(cfg), data.loader, cfg.device))
         progress("folds", k + 1, folds)
     return {"folds": per_fold, "summary": evaluate.mean_metrics(per_fold)}

@@ -119,16 +119,6 @@ def test_quick_run_exports_a_bundle_equal_to_the_training_modules(cinc_dir, tmp_
     assert rows[0] == ["record", "label", "p_N", "p_A", "p_O", "p_~"]
     assert [r[:2] for r in rows[1:]] == [["A00001", "N"], ["A00004", "A"], ["A00005", "A"]]
     assert all(abs(sum(float(v) for v in r[2:]) - 1) < 1e-4 for r in rows[1:])
-    # the record bias chosen on the validation records travels in the manifest and `evaluate` applies it
-    from training import dataset
-
-    bias = evaluate.record_bias_of(bundle.manifest, "quick bundle")
-    assert bias is not None and bias[0] == 0.0
-    assert list(bias) == bundle.metrics["record_bias"]
-    assert set(bundle.metrics["without_record_bias"]) >= {"auroc_af", "f1_challenge"}
-    raw = evaluate.score_records(lambda w: engine.run(w)["probs"], lambda n: dataset.load_record(folder, n), names)
-    written = np.array([[float(v) for v in r[2:]] for r in rows[1:]])
-    np.testing.assert_allclose(written, evaluate.with_bias(raw, bias), atol=2e-6)  # 6 decimals in the CSV
 
 
 def test_cross_validation_scores_every_record_once(small_windows, cinc_dir):
@@ -141,10 +131,6 @@ def test_cross_validation_scores_every_record_once(small_windows, cinc_dir):
     assert [f["n_records"] for f in folds] == [20, 20]  # 40 records, stratified halves
     assert sum(np.asarray(f["confusion"]).sum() for f in folds) == 40
     assert all(f["window_layout"].startswith("eval_windows") for f in folds)
-    # each fold's record bias was chosen on its own calibration split and the plain decision is kept too
-    assert all(len(f["record_bias"]) == 4 and f["record_bias"][0] == 0.0 for f in folds)
-    assert result["summary"]["f1_challenge_without_record_bias"] == pytest.approx(
-        np.mean([f["without_record_bias"]["f1_challenge"] for f in folds]))
     for key in ("auroc_af", "auroc_macro", "f1_challenge"):
         vals = [f[key] for f in folds]
         assert result["summary"][key] == pytest.approx(np.mean(vals))
