@@ -38,11 +38,12 @@ def detected_intervals(ann_path: Path, extension: str, n_samples: int) -> list[t
 
 
 def score_records(paths: list[Path], out: Path, model, extension: str = "dacl", flutter_as_af: bool = False,
-                  learning_s: float = ec57.LEARNING_S, report: bool = False) -> dict:
+                  learning_s: float = ec57.LEARNING_S, report: bool = False,
+                  lead: str | int | None = None) -> dict:
     """Analyse and score records (each with reference 'atr' annotations beside it); return the JSON."""
     by_name = {p.name: p for p in paths}
     t0 = time.monotonic()
-    run = analyze_paths(list(paths), out, model, extension=extension, report=report,
+    run = analyze_paths(list(paths), out, model, lead=lead, extension=extension, report=report,
                         on_record=lambda name, i, n: print(f"[{i + 1}/{n}] {name}", file=sys.stderr))
     wall = time.monotonic() - t0
     model_scores, anchor_scores, rows = [], [], []
@@ -63,6 +64,7 @@ def score_records(paths: list[Path], out: Path, model, extension: str = "dacl", 
         "records_scored": [str(p) for p in paths],
         "backend": model.backend,
         "flutter_as_af": flutter_as_af,
+        "lead": "default (II, MLII, ECG, else the first)" if lead is None else lead,
         "learning_s": learning_s,
         "gross": {"model": ec57.gross(model_scores), "anchor_rr_dash2009": ec57.gross(anchor_scores)},
         "records": rows,
@@ -107,6 +109,7 @@ def main() -> int:
     p.add_argument("--model", default=str(DEFAULT_MODEL))
     p.add_argument("--engine", default="onnxruntime")
     p.add_argument("--ext", default="dacl")
+    p.add_argument("--lead", help="lead name or index (default: II, MLII, ECG, else the first signal)")
     p.add_argument("--flutter-as-af", action="store_true", help="count atrial flutter as AF in the reference")
     p.add_argument("--learning-s", type=float, default=ec57.LEARNING_S)
     p.add_argument("--report", action="store_true", help="also draw each record's PNG report")
@@ -122,8 +125,9 @@ def main() -> int:
     if args.records:
         wanted = args.records.split(",")
         paths = [Path(args.data) / name for name in wanted]
+    lead = int(args.lead) if args.lead is not None and args.lead.isdigit() else args.lead
     result = score_records(paths, Path(args.out), model, args.ext, args.flutter_as_af, args.learning_s,
-                           args.report)
+                           args.report, lead)
     model.close()
     result["model"] = args.model
     text = json.dumps(result, indent=1)
