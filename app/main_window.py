@@ -24,6 +24,7 @@ from app.widgets.bed_grid import BedGrid
 from app.widgets.status import MonitorStatusBar
 from app.widgets.vitals import RHYTHM_TEXT
 from app.window_actions import ReplayControls, build_actions
+from core.analyze import lead_note
 from core.events import RhythmEvent
 from core.reference import ReferenceTrack
 from core.results import CLASS_CODES, StreamStatus, WindowResult
@@ -110,18 +111,20 @@ class MainWindow(FileActions, ReplayControls, QtWidgets.QMainWindow):
         record = getattr(self.session.sources.get(bed.stream_id), "record", None)
         if record is None:
             return  # a live stream: no reference
+        notes = [n for n in (lead_note(record.lead),) if n]
         if record.annotations is None:
-            self.status.showMessage(f"{record.name}: no reference annotations - no reference strip, beat "
-                                    "labels or agreement", 10000)
-            return
-        try:
-            bed.reference = ReferenceTrack(record, self.session.fs)
-        except Exception as exc:  # noqa: BLE001 - a bad annotation file must not stop the replay
-            self.show_error(f"{record.name}: reference annotations not usable: {exc}", dialog=False)
-            return
-        if not bed.reference.has_rhythm:
-            self.status.showMessage(f"{record.name}: its .{record.annotations.extension} annotations hold no "
-                                    "rhythm changes - beat labels only, no reference strip", 10000)
+            notes.append("no reference annotations - no reference strip, beat labels or agreement")
+        else:
+            try:
+                bed.reference = ReferenceTrack(record, self.session.fs)
+            except Exception as exc:  # noqa: BLE001 - a bad annotation file must not stop the replay
+                self.show_error(f"{record.name}: reference annotations not usable: {exc}", dialog=False)
+                return
+            if not bed.reference.has_rhythm:
+                notes.append(f"its .{record.annotations.extension} annotations hold no rhythm changes - beat "
+                             "labels only, no reference strip")
+        if notes:
+            self.status.showMessage(f"{record.name}: " + "; ".join(notes), 15000)
 
     def open_record(self, path: str, lead: str | int | None = None, replace: bool = True,
                     start_delay_s: float = 0.0, annotation: str | None = "atr") -> int | None:

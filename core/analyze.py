@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from core.events import EpisodeSettings, EventLog, RhythmEvent, write_rhythm_annotations
-from core.records import EcgRecord
+from core.records import PREFERRED_LEADS, EcgRecord
 from core.results import CLASS_CODES, WindowResult
 from core.scheduler import InferenceModel, SchedulerConfig
 from core.session import MonitoringSession
@@ -135,6 +135,7 @@ class RecordAnalysis:
             "path": rec.path if rec.path.startswith("physionet:") else str(Path(rec.path).resolve()),
             "fs": rec.fs,
             "lead": rec.lead,
+            "lead_note": lead_note(rec.lead),
             "samples": rec.n_samples,
             "duration_s": rec.duration_s,
             "analysed_s": analysed_s,
@@ -198,6 +199,19 @@ def analysis_config(model: InferenceModel, max_batch: int = 64) -> SchedulerConf
                                      poll_interval_ms=5.0, max_reads_per_tick=16)
 
 
+def lead_note(lead: str) -> str | None:
+    """A warning for a lead unlike those the AF alarms were fitted on, else None.
+
+    The rhythm head's Holter windows are MIT-BIH MLII; on the records' second lead (V1 mostly) its
+    alarms lose positive predictivity (docs/alarms.md, `benchmarks/af_episodes.py --lead 1`).
+    """
+    name = lead.strip().upper()
+    if name in PREFERRED_LEADS or name.startswith("ECG"):
+        return None
+    return (f"lead {lead}: the AF alarms were fitted on lead II/MLII-like ECG; on other leads (e.g. V1) "
+            "expect more false AF time (docs/alarms.md)")
+
+
 def analyze_record(
     record: EcgRecord,
     model: InferenceModel,
@@ -213,6 +227,9 @@ def analyze_record(
     preprocessing or the engine fails before the record's end.
     """
     config = config or analysis_config(model)
+    note = lead_note(record.lead)
+    if note is not None:
+        log.warning("record %s: %s", record.name, note)
     if config.backpressure != "block":
         raise ValueError("analyze_record needs a SchedulerConfig with backpressure='block' (nothing dropped)")
     expected = expected_windows(record.n_samples, record.fs, config.fs, config.window, config.hop)

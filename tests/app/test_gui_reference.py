@@ -189,3 +189,10 @@ def test_the_open_dialog_offers_the_records_annotation_files_and_shows_the_chose
     qtbot.waitUntil(lambda: len(window.history.reference_segments[0]) > 0, timeout=20000)
     x0, x1, cls = window.history.reference_segments
     assert cls.tolist() == [0] and x1[0] == pytest.approx(0.0)  # sinus in the first seconds, as in .ref
+
+
+def test_a_lead_unlike_the_alarms_training_lead_is_named_in_the_status_line(qtbot, bundle, settings_path):
+    path = need(DATA / "mitdb" / "100")
+    window = start(qtbot, bundle, settings_path, str(path), "--lead", "1", "--speed", "10")  # V5
+    assert window.status.currentMessage().startswith("100: lead V5: the AF alarms were fitted on lead II")
+    assert window.beds[window.selected].reference is not None  # the note does not stop the reference

@@ -131,3 +131,18 @@ def test_block_backpressure_delivers_every_window_where_drop_policy_drops(model,
         counts[policy] = (len(results), scheduler.stats().dropped)
     assert counts["block"] == (54, 0)
     assert counts["drop"][1] > 0 and sum(counts["drop"]) == 54
+
+
+def test_a_lead_unlike_the_alarms_training_lead_is_named_in_the_summary_and_the_log(model, caplog,
+                                                                                    record_100_first_minute):
+    from core.analyze import lead_note
+
+    assert [lead_note(x) for x in ("II", "MLII", "mlii", "ECG", "ECG1")] == [None] * 5
+    assert "lead V1:" in lead_note("V1")
+    assert analyze_record(record_100_first_minute, model).summary()["lead_note"] is None
+    v5 = open_record(MITBIH_100, lead=1)  # record 100's second signal is V5
+    v5 = dataclasses.replace(v5, signal=v5.signal[: 60 * 360])
+    with caplog.at_level("WARNING", logger="core.analyze"):
+        summary = analyze_record(v5, model).summary()
+    assert summary["lead"] == "V5" and summary["lead_note"].startswith("lead V5: the AF alarms were fitted")
+    assert any("record 100: lead V5" in r.getMessage() for r in caplog.records)
