@@ -38,14 +38,8 @@ from training.rhythm_stage import (  # noqa: E402
 )
 
 
-def bundle_streams(model_path: Path, data: Path, holter: Path, nstdb: Path) -> tuple:
-    """collect_streams through the bundle's own engines (ONNX Runtime), on its validation records."""
-    from core.scheduler_model import load_model
-    from training import dataset
-
-    model = load_model(model_path, "onnxruntime")
-    cfg = model.bundle.manifest["config"]
-
+def engine_dacl(model):
+    """A rhythm_head DaclFn (windows → DACL log-probabilities, embeddings) on a loaded bundle's engines."""
     def dacl(x):
         probs, emb = [], []
         for i in range(0, len(x), 64):
@@ -54,6 +48,18 @@ def bundle_streams(model_path: Path, data: Path, holter: Path, nstdb: Path) -> t
             emb.append(e)
         return np.log(np.clip(np.concatenate(probs), 1e-6, 1.0)), np.concatenate(emb)
 
+    return dacl
+
+
+def bundle_streams(model_path: Path, data: Path, holter: Path, nstdb: Path) -> tuple:
+    """collect_streams through the bundle's own engines (ONNX Runtime), on its validation records."""
+    from core.scheduler_model import load_model
+    from training import dataset
+
+    model = load_model(model_path, "onnxruntime")
+    cfg = model.bundle.manifest["config"]
+
+    dacl = engine_dacl(model)
     records = dataset.list_records(data)
     labels = np.array([r.label for r in records])
     _, val = dataset.stratified_split(labels, cfg["val_fraction"], cfg["seed"])
@@ -95,13 +101,18 @@ def fitter(use):
     return fit
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """--model, --data, --holter, --nstdb (defaults: the shipped bundle and ../shared/data) and --json."""
     p.add_argument("--model", default=str(ROOT / "engines" / "default"))
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "cinc2017"))
     p.add_argument("--holter", default=str(ROOT.parent / "shared" / "data" / "mitdb"))
     p.add_argument("--nstdb", default=str(ROOT.parent / "shared" / "data" / "nstdb"))
     p.add_argument("--json")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_args(p)
     args = p.parse_args()
     t0 = time.time()
     cinc, streams, noisy, holters = bundle_streams(Path(args.model), Path(args.data), Path(args.holter),

@@ -25,21 +25,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.rhythm_ablation import KEYS, SHIPPED, bundle_streams, fitter  # noqa: E402
+from benchmarks.rhythm_ablation import KEYS, SHIPPED, add_data_args, bundle_streams, engine_dacl, fitter  # noqa: E402
 from core import ec57  # noqa: E402
 from core.events import EpisodeSettings  # noqa: E402
 from core.headless import machine  # noqa: E402
 from core.preprocess import preprocess_record  # noqa: E402
 from core.records import open_record  # noqa: E402
 from training import mitbih  # noqa: E402
-from training.rhythm_head import (  # noqa: E402
-    choose_episodes,
-    detect_runs,
-    episodes_at,
-    holter_folds,
-    smoothed_af,
-    stream_windows,
-)
+from training.rhythm_head import choose_episodes, holter_folds, record_scores, stream_windows  # noqa: E402
 from training.rhythm_stage import HOP, MODEL_FS, WINDOW, holter_out_of_fold  # noqa: E402
 
 
@@ -49,14 +42,7 @@ def second_lead_streams(model_path: Path, holter: Path, names: list[str]) -> dic
 
     model = load_model(model_path, "onnxruntime")
 
-    def dacl(x):
-        probs, emb = [], []
-        for i in range(0, len(x), 64):
-            p, e, _ = model.infer(x[i : i + 64])
-            probs.append(p)
-            emb.append(e)
-        return np.log(np.clip(np.concatenate(probs), 1e-6, 1.0)), np.concatenate(emb)
-
+    dacl = engine_dacl(model)
     out = {}
     for name in names:
         rec = open_record(holter / name, lead=1)
@@ -73,22 +59,13 @@ def nested_with(choices: list[dict], oof: dict, streams: dict, holters: dict, fo
     """EC57 gross measures of each fold's records under the settings chosen for that fold."""
     scores = []
     for fold, chosen in zip(folds, choices, strict=True):
-        s = EpisodeSettings(**chosen)
-        for n in fold:
-            h = holters[n]
-            runs = detect_runs(smoothed_af(oof[n], s.smooth), s)
-            det = episodes_at(streams[n].ends, runs, s, WINDOW, HOP, h.fs / MODEL_FS, h.n_samples)
-            scores.append(ec57.score_record(n, h.reference, det, h.n_samples, h.fs))
+        scores += record_scores(oof, streams, holters, fold, EpisodeSettings(**chosen), WINDOW, HOP, MODEL_FS)
     return ec57.gross(scores)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=str(ROOT / "engines" / "default"))
-    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "cinc2017"))
-    p.add_argument("--holter", default=str(ROOT.parent / "shared" / "data" / "mitdb"))
-    p.add_argument("--nstdb", default=str(ROOT.parent / "shared" / "data" / "nstdb"))
-    p.add_argument("--json")
+    add_data_args(p)
     args = p.parse_args()
     t0 = time.time()
     cinc, streams, noisy, holters = bundle_streams(Path(args.model), Path(args.data), Path(args.holter),

@@ -226,16 +226,22 @@ def episodes_at(ends: np.ndarray, runs, s: EpisodeSettings, window: int, hop: in
     return [(at(a), n_samples if b is None else max(at(b), at(a))) for a, b in runs]
 
 
-def score(probs: dict[str, np.ndarray], streams: dict[str, StreamWindows], holters: dict[str, Holter],
-          names: Sequence[str], s: EpisodeSettings, window: int, hop: int, model_fs: float) -> dict:
-    """Gross EC57 measures of settings `s` on records `names`."""
+def record_scores(probs: dict[str, np.ndarray], streams: dict[str, StreamWindows], holters: dict[str, Holter],
+                  names: Sequence[str], s: EpisodeSettings, window: int, hop: int, model_fs: float) -> list:
+    """Each record's EC57 score (core.ec57.score_record) under settings `s`."""
     scores = []
     for n in names:
         h = holters[n]
         runs = detect_runs(smoothed_af(probs[n], s.smooth), s)
         det = episodes_at(streams[n].ends, runs, s, window, hop, h.fs / model_fs, h.n_samples)
         scores.append(ec57.score_record(n, h.reference, det, h.n_samples, h.fs))
-    return ec57.gross(scores)
+    return scores
+
+
+def score(probs: dict[str, np.ndarray], streams: dict[str, StreamWindows], holters: dict[str, Holter],
+          names: Sequence[str], s: EpisodeSettings, window: int, hop: int, model_fs: float) -> dict:
+    """Gross EC57 measures of settings `s` on records `names`."""
+    return ec57.gross(record_scores(probs, streams, holters, names, s, window, hop, model_fs))
 
 
 def objective(g: dict) -> float:
@@ -278,11 +284,7 @@ def choose_episodes(oof: dict[str, np.ndarray], streams: dict[str, StreamWindows
         rest = [n for n in names if n not in f]
         s = max(GRID, key=lambda s, rest=rest: objective(gross(rest, s)))
         chosen.append(s)
-        for n in f:
-            h = holters[n]
-            runs = detect_runs(smoothed_af(oof[n], s.smooth), s)
-            det = episodes_at(streams[n].ends, runs, s, window, hop, h.fs / model_fs, h.n_samples)
-            nested_scores.append(ec57.score_record(n, h.reference, det, h.n_samples, h.fs))
+        nested_scores += record_scores(oof, streams, holters, f, s, window, hop, model_fs)
     return best, {"chosen_on_all": gross(names, best), "nested": ec57.gross(nested_scores),
                   "nested_choices": [s.__dict__ for s in chosen], "folds": folds,
                   "grid": len(GRID), "features": list(RHYTHM_FEATURES)}
