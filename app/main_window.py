@@ -111,7 +111,8 @@ class MainWindow(FileActions, ReplayControls, QtWidgets.QMainWindow):
         record = getattr(self.session.sources.get(bed.stream_id), "record", None)
         if record is None:
             return  # a live stream: no reference
-        notes = [n for n in (lead_note(record.lead),) if n]
+        note = lead_note(record.lead)
+        notes = [note] if note else []
         if record.annotations is None:
             notes.append("no reference annotations - no reference strip, beat labels or agreement")
         else:

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.analyze import DEFAULT_MODEL, analyze_paths  # noqa: E402
+from app.args import parse_lead  # noqa: E402
 from core import ec57  # noqa: E402
 from core.rr_irregularity import beat_samples, rr_af_intervals  # noqa: E402
 
@@ -125,9 +126,8 @@ def main() -> int:
     if args.records:
         wanted = args.records.split(",")
         paths = [Path(args.data) / name for name in wanted]
-    lead = int(args.lead) if args.lead is not None and args.lead.isdigit() else args.lead
     result = score_records(paths, Path(args.out), model, args.ext, args.flutter_as_af, args.learning_s,
-                           args.report, lead)
+                           args.report, parse_lead(args.lead))
     model.close()
     result["model"] = args.model
     text = json.dumps(result, indent=1)

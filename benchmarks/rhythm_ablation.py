@@ -58,7 +58,6 @@ def bundle_streams(model_path: Path, data: Path, holter: Path, nstdb: Path) -> t
 
     model = load_model(model_path, "onnxruntime")
     cfg = model.bundle.manifest["config"]
-
     dacl = engine_dacl(model)
     records = dataset.list_records(data)
     labels = np.array([r.label for r in records])

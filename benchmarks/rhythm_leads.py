@@ -41,7 +41,6 @@ def second_lead_streams(model_path: Path, holter: Path, names: list[str]) -> dic
     from core.scheduler_model import load_model
 
     model = load_model(model_path, "onnxruntime")
-
     dacl = engine_dacl(model)
     out = {}
     for name in names:
