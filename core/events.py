@@ -22,13 +22,14 @@ import csv
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from core.results import CLASS_CODES, WindowResult
+from engines.contract import EpisodeSettings
 
 log = logging.getLogger(__name__)
 
@@ -47,45 +48,6 @@ class RhythmEvent:
     detected_sample: int  # model-rate end index of the window that confirmed the change
     probability: float  # the rhythm's probability in the confirming window
     time: float  # time.monotonic() at detection (0.0 when fed offline)
-
-
-@dataclass(frozen=True)
-class EpisodeSettings:
-    """The episode detector's settings (the manifest's "episodes" block)."""
-
-    rhythm: str = "A"
-    on: float = 0.6
-    off: float = 0.4
-    k_on: int = 3
-    k_off: int = 3
-    smooth: int = 1  # windows averaged before the thresholds (1: none)
-
-    def __post_init__(self) -> None:
-        if self.rhythm not in CLASS_CODES:
-            raise ValueError(f"rhythm must be one of {CLASS_CODES}; {self.rhythm!r} is invalid.")
-        if not 0.0 <= self.off <= self.on <= 1.0:
-            raise ValueError(f"thresholds need 0 <= off <= on <= 1; off={self.off!r}, on={self.on!r} "
-                             "is invalid.")
-        if self.k_on < 1 or self.k_off < 1:
-            raise ValueError(f"k_on and k_off must be at least 1; k_on={self.k_on!r}, k_off={self.k_off!r} "
-                             "is invalid.")
-        if self.smooth < 1:
-            raise ValueError(f"smooth must be at least 1 window; {self.smooth!r} is invalid.")
-
-    @classmethod
-    def from_manifest(cls, block: Mapping | None) -> EpisodeSettings:
-        """Settings from a manifest's "episodes" block; None (a bundle older than the block): the defaults."""
-        if block is None:
-            return cls()
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(block) - known - {"chosen_by", "cv"})
-        if unknown:
-            raise ValueError(f"manifest episodes has unknown field(s) {unknown}; known: {sorted(known)}")
-        return cls(**{k: block[k] for k in known if k in block})
-
-    def onset_lag(self, window: int, hop: int) -> int:
-        """Samples from a confirming window's end back to the centre of the signal its decision saw."""
-        return window // 2 + (self.smooth - 1) * hop // 2
 
 
 class EpisodeDetector:

@@ -12,13 +12,13 @@ from collections.abc import Container
 import numpy as np
 
 from core.batching import PendingWindow
-from core.contract import ModelContract
 from core.events import EpisodeSettings
 from core.heart_rate import HeartRateEstimator
 from core.preprocess import normalize_window
 from core.results import WindowResult
 from core.rhythm import RhythmTracker
 from core.scheduler_config import SchedulerConfig
+from engines.contract import ModelContract
 
 
 class InferenceModel:
@@ -30,7 +30,7 @@ class InferenceModel:
 
     backend: str = "model"  # e.g. "onnxruntime CPU fp32", shown by the GUI and written by the reports
     device: str = "cpu"  # where the scheduler also runs the heart-rate detector ("cuda..." or "cpu")
-    contract: ModelContract | None = None  # the bundle's signal path (core.contract)
+    contract: ModelContract | None = None  # the bundle's signal path (engines.contract)
     rhythm_context: dict | None = None  # {"context_s", "guard_s"} of the rhythm head's RR features
     episodes: EpisodeSettings | None = None  # the episode detector's settings (None: core.events' defaults)
 

@@ -18,19 +18,17 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 from scipy.signal import butter, firwin, sosfilt, sosfilt_zi
 
+from engines.contract import BAND_HZ, BANDPASS_ORDER, MODEL_FS, STD_FLOOR_MV  # the contract's numbers
+
 try:  # the compiled kernel behind scipy.signal.sosfilt; calling it directly saves ~90% of a small
     # chunk's cost (sosfilt's argument checks and axis shuffles), with bit-identical results
     from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
 except ImportError:  # pragma: no cover - a scipy that moved it: use the public function
     _sosfilt_kernel = None
 
-MODEL_FS = 300.0  # Hz, the rate the model was trained at
-BAND_HZ = (0.5, 40.0)  # band-pass edges, Hz: removes baseline wander and mains/EMG noise
-BANDPASS_ORDER = 3  # Butterworth order per edge (a 6th-order band-pass as 3 second-order sections)
 FLAT_WINDOW_S = 1.0  # a sample is "flat" when the last second of input varies less than FLAT_PTP_MV
 FLAT_PTP_MV = 0.01  # 10 µV peak-to-peak: below one or two ADC steps of any ECG front end
 MIN_FS_HZ = 100.0  # lowest input rate: the 40 Hz band edge needs a Nyquist frequency clearly above it
-STD_FLOOR_MV = 0.01  # normalize_window never divides by less than this (a flat window stays ~0)
 _BLOCK = 16384  # input samples handled per inner step, to bound memory on whole records
 
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-CLASS_CODES = ("N", "A", "O", "~")
-CLASS_NAMES = ("Normal", "AF", "Other", "Noisy")
+from engines.contract import CLASS_CODES, CLASS_NAMES  # the model's classes (the contract)
+
+__all__ = ["CLASS_CODES", "CLASS_NAMES", "STREAM_STATES", "StreamStatus", "WindowResult"]
 
 
 @dataclass(frozen=True)

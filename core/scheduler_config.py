@@ -35,7 +35,7 @@ class SchedulerConfig:
 
     @classmethod
     def for_model(cls, model: InferenceModel, **settings) -> SchedulerConfig:
-        """The config whose signal path is `model.contract`'s (core.contract.ModelContract), plus `settings`.
+        """The config whose signal path is `model.contract` (engines.contract.ModelContract), plus `settings`.
 
         A model without a contract (a test double) gets the defaults.
         """

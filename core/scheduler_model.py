@@ -21,7 +21,7 @@ class PipelineModel(InferenceModel):
     """Normalised windows (B, W) float32 through an engines Pipeline: a bundle as the scheduler runs it."""
 
     def __init__(self, pipeline, bundle) -> None:  # engines.base.Pipeline, engines.bundle.Bundle
-        from core.contract import ModelContract
+        from engines.contract import ModelContract
 
         self.pipeline = pipeline
         self.bundle = bundle

@@ -17,11 +17,9 @@ import numpy as np
 
 from core.preprocess import flag_names
 from core.ring import OverwrittenError, RingBuffer
+from engines.contract import HOP, WINDOW  # the model contract's window and the monitor's hop
 
 log = logging.getLogger(__name__)
-
-WINDOW = 2048  # samples at 300 Hz (6.83 s): the model's input length
-HOP = 300  # samples at 300 Hz (1 s): one result per second per stream
 
 
 class Window(NamedTuple):

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "dacl"
 OUTPUTS = ("probs", "embedding", "trajectory")
-# the manifest blocks a served model must share with the bundle the monitor loaded (see core.contract)
+# the manifest blocks a served model must share with the bundle the monitor loaded (see engines.contract)
 CONTRACT_FIELDS = ("fs", "window", "hop", "classes", "preprocessing", "episodes")
 
 

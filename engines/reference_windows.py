@@ -1,7 +1,7 @@
 """Real ECG windows for verifying and benchmarking engines, made the way the monitor makes them.
 
 Records are listed and read by core.records (the one record reader) and preprocessed by core.preprocess
-with the bundle's own contract (core.contract: rate, band-pass and order, window, hop, z-score floor),
+with the bundle's own contract (engines.contract: rate, band-pass and order, window, hop, z-score floor),
 so every backend is checked on exactly the windows the monitor would hand it.
 
 This is the one place engines uses core: a maintenance helper for `dacl-train verify-engines` and the
@@ -26,9 +26,9 @@ CINC_DIR = SHARED_DATA / "cinc2017"
 
 def record_windows(record: Path, bundle: Bundle, per_record: int = 4) -> np.ndarray:
     """Up to ``per_record`` normalised windows (n, W), hop H apart, from one WFDB record, float32."""
-    from core.contract import ModelContract
     from core.preprocess import normalize_window, preprocess_record
     from core.records import open_record
+    from engines.contract import ModelContract
 
     contract = ModelContract.from_manifest(bundle.manifest, f"bundle {bundle.path}")
     rec = open_record(record, annotation=None)

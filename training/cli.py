@@ -246,11 +246,11 @@ def _demo_windows(data: Path, val_names: list[str]) -> np.ndarray | None:
 def predict_folder(data: Path, model: Path, backend: str = "onnxruntime", progress=None):
     """Run a bundle through the engine runtime on every record of DATA: (records, probs (R, 4)).
 
-    Records are preprocessed, windowed and normalised by the bundle's own contract (core.contract).
+    Records are preprocessed, windowed and normalised by the bundle's own contract (engines.contract).
     """
-    from core.contract import ModelContract
     from engines.backend_onnxruntime import onnxruntime_pipeline
     from engines.bundle import load_bundle
+    from engines.contract import ModelContract
 
     bundle = load_bundle(model)
     contract = ModelContract.from_manifest(bundle.manifest, f"bundle {bundle.path}")

@@ -137,7 +137,7 @@ def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> list[tuple[np
 def preprocess_signal(signal_mv: np.ndarray, fs: float, contract=None) -> np.ndarray:
     """One lead in mV at fs → model-rate band-passed float32 signal.
 
-    `contract`: a bundle's core.contract.ModelContract; None uses the one every model trained here has.
+    `contract`: a bundle's engines.contract.ModelContract; None uses the one every model trained here has.
     """
     if contract is None:
         samples, _flags = core_preprocess.preprocess_record(signal_mv, fs)

@@ -91,8 +91,8 @@ def write_model_bundle(
 
     `rhythm` is training.rhythm_stage's (head, spec, episodes, report), or None for a bundle without it.
     """
-    from core.contract import preprocessing_block
     from engines.bundle import write_bundle
+    from engines.contract import preprocessing_block
     from training.dataset import MODEL_FS, MONITOR_HOP
 
     fs = int(MODEL_FS)

@@ -26,9 +26,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from core.contract import ModelContract
 from engines.backend_triton import OUTPUTS, contract_record
 from engines.bundle import Bundle, load_bundle
+from engines.contract import ModelContract
 
 log = logging.getLogger(__name__)
 

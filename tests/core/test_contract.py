@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from core.analyze import analyze_record
-from core.contract import ContractError, ModelContract, preprocessing_block
 from core.events import EpisodeSettings
 from core.preprocess import BAND_HZ, BANDPASS_ORDER, STD_FLOOR_MV, normalize_window, preprocess_record
 from core.records import open_record
@@ -18,6 +17,7 @@ from core.rhythm import RHYTHM_FEATURES
 from core.scheduler import SchedulerConfig
 from core.scheduler_model import load_model
 from core.windowing import offline_windows
+from engines.contract import ContractError, ModelContract, preprocessing_block
 from tests.core.test_scheduler_support import MITBIH_100, need_data
 
 DEFAULT = Path(__file__).resolve().parents[2] / "engines" / "default"
@@ -44,7 +44,7 @@ def test_the_shipped_bundle_states_its_whole_contract():
 def test_an_old_bundle_without_the_filter_order_loads_with_it_and_says_so(caplog):
     m = shipped()
     m["preprocessing"].pop("bandpass_order", None)
-    with caplog.at_level(logging.WARNING, logger="core.contract"):
+    with caplog.at_level(logging.WARNING, logger="engines.contract"):
         c = ModelContract.from_manifest(m, "bundle old")
     assert c.bandpass_order == BANDPASS_ORDER
     assert "bundle old has no 'preprocessing.bandpass_order'" in caplog.text

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.contract import NORMALIZATION
 from core.preprocess import normalize_window, preprocess_record
 from core.records import open_record
 from core.windowing import offline_windows
+from engines.contract import NORMALIZATION
 
 DEMO = Path(__file__).parents[2] / "app" / "demo"
 WINDOW, HOP, BAND, ORDER, FLOOR = 1024, 150, (1.0, 30.0), 2, 0.2

@@ -68,9 +68,9 @@ def test_quick_run_exports_a_bundle_equal_to_the_training_modules(cinc_dir, tmp_
 
     bundle = load_bundle(tmp_path / "bundle")
     assert bundle.manifest["config"]["max_records"] == TrainConfig.quick().max_records
-    # the contract training writes is the signal path core runs (core.contract reads it back)
-    from core.contract import ModelContract
+    # the contract training writes is the signal path core runs (engines.contract reads it back)
     from core.preprocess import BAND_HZ, BANDPASS_ORDER, STD_FLOOR_MV
+    from engines.contract import ModelContract
 
     contract = ModelContract.from_manifest(bundle.manifest)
     assert (contract.band_hz, contract.bandpass_order, contract.std_floor_mv) == (BAND_HZ, BANDPASS_ORDER,
