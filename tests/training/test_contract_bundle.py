@@ -103,7 +103,7 @@ def test_headless_and_the_gui_session_run_it(model, bundle):
 
 
 def test_evaluate_scores_records_with_the_bundles_contract(bundle, model):
-    from training.cli import predict_folder
+    from training.cli_evaluate import predict_folder
     from training.evaluate import aggregate_records
 
     records, probs = predict_folder(DEMO, bundle)

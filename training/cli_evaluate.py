@@ -1,0 +1,112 @@
+"""`dacl-train evaluate`: a bundle's record classes on a labelled folder, its AF alarms on Holter records."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from training import dataset, evaluate
+from training.cli_console import console, metrics_table, progress_bars
+
+
+def predict_folder(data: Path, model: Path, backend: str = "onnxruntime", progress=None):
+    """Run a bundle through the engine runtime on every record of DATA: (records, probs (R, 4)).
+
+    Records are preprocessed, windowed and normalised by the bundle's own contract (engines.contract).
+    """
+    from engines.backend_onnxruntime import onnxruntime_pipeline
+    from engines.bundle import load_bundle
+    from engines.contract import ModelContract
+
+    bundle = load_bundle(model)
+    contract = ModelContract.from_manifest(bundle.manifest, f"bundle {bundle.path}")
+    engine = onnxruntime_pipeline(bundle, "cpu")
+    records = dataset.list_records(data)
+    probs = evaluate.score_records(
+        lambda w: engine.run(w)["probs"],
+        lambda name: dataset.load_record(data, name, contract=contract),
+        [r.name for r in records],
+        contract.window,
+        progress,
+        contract.std_floor_mv,
+    )
+    engine.close()
+    return records, probs
+
+
+def evaluate_cmd(
+    data: Annotated[
+        Path | None, typer.Option(help="WFDB folder (labels: REFERENCE-v3.csv or REFERENCE.csv, if any)")
+    ] = None,
+    model: Annotated[Path, typer.Option(help="bundle folder")] = Path("engines/default"),
+    json_out: Annotated[Path | None, typer.Option("--json", help="write metrics here")] = None,
+    predictions: Annotated[Path | None, typer.Option(help="write record,label,p_N,p_A,p_O,p_~ here")] = None,
+    holter: Annotated[
+        Path | None, typer.Option(help="folder of Holter records with .atr: EC57 AF scores of the alarms")
+    ] = None,
+) -> None:
+    """Evaluate a bundle with the ONNX Runtime engines: record classes and AF alarms.
+
+    --data: every record's class probabilities (windows at hop W/4) and, with labels, the CinC metrics;
+    --holter: the monitor's AF alarms (rhythm head, episode settings) scored by EC57 rules.
+    """
+    if data is None and holter is None:
+        raise typer.BadParameter("give --data (classified records), --holter (annotated Holter records) "
+                                 "or both")
+    m: dict = {}
+    if data is not None:
+        m = _evaluate_records(data, model, predictions)
+    if holter is not None:
+        try:
+            with progress_bars() as prog:
+                task = prog.add_task("Holter", total=1)
+                h = evaluate.holter_scores(model, holter,
+                                           progress=lambda d, n: prog.update(task, completed=d, total=n))
+        except (FileNotFoundError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+        console.print(_ec57_table(f"{model} AF alarms on {holter} (EC57, flutter not AF)", h["gross"]))
+        m["holter"] = h
+    if json_out is not None:
+        json_out.write_text(json.dumps(m, indent=1))
+
+
+def _ec57_table(title: str, g: dict) -> Table:
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in ("episode_se", "episode_se_30s", "episode_ppv", "duration_se", "duration_ppv",
+                "false_alarms_per_hour", "records", "records_without_af"):
+        v = g.get(key)
+        table.add_row(key, "—" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v))
+    return table
+
+
+def _evaluate_records(data: Path, model: Path, predictions: Path | None) -> dict:
+    with progress_bars() as prog:
+        task = prog.add_task("records", total=1)
+        records, probs = predict_folder(
+            data, model, progress=lambda d, n: prog.update(task, completed=d, total=n)
+        )
+    if predictions is not None:
+        with predictions.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["record", "label", *[f"p_{c}" for c in dataset.CLASSES]])
+            for r, p in zip(records, probs, strict=True):
+                w.writerow(
+                    [r.name, dataset.CLASSES[r.label] if r.label >= 0 else "", *[f"{v:.6f}" for v in p]]
+                )
+    labels = np.array([r.label for r in records])
+    if (labels >= 0).all():
+        m = evaluate.metrics(labels, probs)
+        console.print(metrics_table(f"{model} on {data}", m))
+    else:
+        m = {"n_records": len(records), "note": "no labels: predictions only"}
+        console.print(f"{len(records)} records predicted (no label CSV, so no metrics)")
+    return m
