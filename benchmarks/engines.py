@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from engines import backend_onnxruntime, backend_tensorrt, backend_torch  # noqa: E402
 from engines.base import Engine  # noqa: E402
 from engines.bundle import Bundle, load_bundle  # noqa: E402
-from engines.reference_windows import load_windows  # noqa: E402
+from training.reference_windows import load_windows  # noqa: E402
 
 log = logging.getLogger("benchmarks.engines")
 TARGETS = {"onnxruntime-cpu": ("windows_per_s", 64, ">=", 500.0),

@@ -2,7 +2,9 @@
 
 Plain functions (the training CLI wires them into typer): ``build_engines`` builds or refreshes the
 TensorRT plans beside a bundle; ``verify_engines`` runs every backend that works here on the same real
-windows and reports each one's largest deviation from the PyTorch FP32 reference and its throughput.
+windows and reports each one's largest deviation from the PyTorch FP32 reference and its throughput. The
+windows come from the caller (`dacl-train verify-engines` makes them with training.reference_windows,
+which reads records with core): engines imports nothing of core.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from engines import backend_tensorrt, registry
 from engines.backend_torch import TorchEngine
 from engines.base import Engine, EngineUnavailable
 from engines.bundle import Bundle, load_bundle
-from engines.reference_windows import load_windows
 
 log = logging.getLogger(__name__)
 
@@ -81,23 +82,19 @@ def throughput(engine: Engine, windows: np.ndarray, min_seconds: float = 0.5) ->
     return runs * len(windows) / elapsed
 
 
-def verify_engines(bundle: Bundle | str | Path, windows: np.ndarray | None = None, count: int = 64,
-                   precision: str = "fp16", console: Any | None = None,
-                   data_dir: Path | None = None, min_seconds: float = 0.5,
-                   triton: dict[str, Any] | None = None) -> list[VerifyRow]:
+def verify_engines(bundle: Bundle | str | Path, windows: np.ndarray, precision: str = "fp16",
+                   console: Any | None = None, min_seconds: float = 0.5,
+                   triton: dict[str, Any] | None = None, source: str = "given") -> list[VerifyRow]:
     """Run every registered backend on the same real windows; print and return deviations and speed.
 
-    Reference: the bundle's torch.export programs on CPU in FP32. Windows: ``windows`` if given, else
-    ``count`` windows from ``data_dir`` (default ../shared/data/cinc2017) if present, else the bundle's
-    demo windows. A backend
+    Reference: the bundle's torch.export programs on CPU in FP32. ``windows``: normalised (n, W) float32
+    windows (training.reference_windows.load_windows makes them from real records, else the bundle's demo
+    windows); ``source`` says where they came from in the table's title. A backend
     that cannot run here gets a "skipped: <why>" row. ``console`` is a rich Console (default: stdout);
     ``min_seconds`` is the timing per backend. ``triton`` (url=..., model=..., protocol=...) adds a
     row for a Triton server, which returns only the encoder's outputs (no Δscat).
     """
     bundle = _bundle(bundle)
-    source = "given"
-    if windows is None:
-        windows, source = load_windows(bundle, count, data_dir)
     reference = TorchEngine(bundle, "pair", "cpu").run(windows)
     rows: list[VerifyRow] = []
     options_of = {"tensorrt": {"precision": precision}, "triton": triton or {}}

@@ -1,7 +1,7 @@
 """`dacl-train` sub-commands that work on a bundle's engines.
 
 `build-engines` (TensorRT plans), `verify-engines` (every backend against the PyTorch reference on real
-windows) and `export-triton` (a Triton model repository).
+windows, made by training.reference_windows) and `export-triton` (a Triton model repository).
 """
 
 from __future__ import annotations
@@ -39,12 +39,16 @@ def verify_engines_cmd(
     triton_model: Annotated[str, typer.Option(help="model name on the Triton server")] = "dacl",
 ) -> None:
     """Run every backend on the same windows and compare with the PyTorch reference (engines.tools)."""
+    from engines.bundle import load_bundle
     from engines.bundle_spec import BundleError
     from engines.tools import verify_engines
+    from training.reference_windows import load_windows
 
     triton = {"url": triton_url, "model": triton_model} if triton_url else None
     try:
-        verify_engines(model, precision=precision, console=console, triton=triton)
+        bundle = load_bundle(model)
+        windows, source = load_windows(bundle)  # CinC 2017 records beside the repository, else the demo's
+        verify_engines(bundle, windows, precision=precision, console=console, triton=triton, source=source)
     except BundleError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(1) from None

@@ -8,14 +8,15 @@ from rich.console import Console
 from engines import tools
 from engines.base import EngineUnavailable
 from engines.bundle import load_bundle
-from engines.reference_windows import load_windows
 from tests.engines.conftest import CINC
+from training.reference_windows import load_windows
 
 
 def test_verify_engines_compares_every_backend_to_the_torch_reference(small_bundle):
     out = io.StringIO()
-    rows = tools.verify_engines(small_bundle, count=16, console=Console(file=out, width=250),
-                                min_seconds=0.05)
+    windows, source = load_windows(load_bundle(small_bundle), count=16)  # what `verify-engines` does
+    rows = tools.verify_engines(small_bundle, windows, console=Console(file=out, width=250),
+                                min_seconds=0.05, source=source)
     by_name = {r.backend: r for r in rows}
     assert list(by_name) == ["tensorrt", "onnxruntime-cuda", "torch-cuda", "onnxruntime-cpu", "torch-cpu"]
     ort = by_name["onnxruntime-cpu"]

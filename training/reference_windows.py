@@ -4,9 +4,10 @@ Records are listed and read by core.records (the one record reader) and preproce
 with the bundle's own contract (engines.contract: rate, band-pass and order, window, hop, z-score floor),
 so every backend is checked on exactly the windows the monitor would hand it.
 
-This is the one place engines uses core: a maintenance helper for `dacl-train verify-engines` and the
-benchmarks, imported by no engine. core is imported inside the functions, so `import engines` never
-loads it, and the bundle's demo windows serve where core's readers cannot run (no wfdb on a GPU box).
+A maintenance helper of `dacl-train verify-engines` and the benchmarks: it needs both core (the reader
+and the signal path) and engines (the bundle), so it lives in training, the side that may import both;
+engines.tools.verify_engines takes the windows it makes. core is imported inside the functions, and the
+bundle's demo windows serve where core's readers cannot run (no wfdb on a GPU box).
 """
 
 from __future__ import annotations
