@@ -1,7 +1,7 @@
 """One batch of windows through the model: normalisation, engines, heart rate and rhythm features.
 
-`InferenceModel` is what the scheduler runs (core.scheduler_model.PipelineModel for a bundle; tests
-subclass it with doubles). `BatchRunner` turns a batch of PendingWindows into one WindowResult each.
+`BatchRunner` turns a batch of PendingWindows into one WindowResult each, running the scheduler's
+`core.inference_model.InferenceModel` with the `core.scheduler_config.SchedulerConfig`'s normaliser.
 """
 
 from __future__ import annotations
@@ -12,35 +12,12 @@ from collections.abc import Container
 import numpy as np
 
 from core.batching import PendingWindow
-from core.events import EpisodeSettings
 from core.heart_rate import HeartRateEstimator
+from core.inference_model import InferenceModel
 from core.preprocess import normalize_window
 from core.results import WindowResult
 from core.rhythm import RhythmTracker
 from core.scheduler_config import SchedulerConfig
-from engines.contract import ModelContract
-
-
-class InferenceModel:
-    """What the worker runs on a batch: normalised windows (B, W) float32 → probs, embedding, trajectory.
-
-    The defaults describe a model without a bundle (a test double): no contract (SchedulerConfig's
-    defaults apply), no rhythm head, the monitor's default episode settings, on the CPU.
-    """
-
-    backend: str = "model"  # e.g. "onnxruntime CPU fp32", shown by the GUI and written by the reports
-    device: str = "cpu"  # where the scheduler also runs the heart-rate detector ("cuda..." or "cpu")
-    contract: ModelContract | None = None  # the bundle's signal path (engines.contract)
-    rhythm_context: dict | None = None  # {"context_s", "guard_s"} of the rhythm head's RR features
-    episodes: EpisodeSettings | None = None  # the episode detector's settings (None: core.events' defaults)
-
-    def infer(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return probs (B, 4), embedding (B, D), trajectory (B, 2) for a batch of normalised windows."""
-        raise NotImplementedError
-
-    def fuse(self, embedding: np.ndarray, rhythm: np.ndarray) -> np.ndarray:
-        """Rhythm-context probabilities (B, 4) from embeddings and RR features (models with a rhythm head)."""
-        raise RuntimeError(f"{type(self).__name__} has no rhythm head")
 
 
 class BatchRunner:

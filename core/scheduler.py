@@ -54,7 +54,8 @@ from dataclasses import dataclass
 from core.acquisition import AcquiredStream, Acquisition
 from core.batching import BatchQueue, PendingWindow
 from core.fanout import Fanout, RecentLatency, ResultQueue, StreamInfo
-from core.inference import BatchRunner, InferenceModel
+from core.inference import BatchRunner
+from core.inference_model import InferenceModel
 from core.results import StreamStatus, WindowResult
 from core.scheduler_config import SchedulerConfig
 from core.sources.base import Source

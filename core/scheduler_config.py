@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from core.preprocess import BAND_HZ, BANDPASS_ORDER, MODEL_FS, STD_FLOOR_MV
 
 if TYPE_CHECKING:
-    from core.inference import InferenceModel
+    from core.inference_model import InferenceModel
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.inference import InferenceModel
+from core.inference_model import InferenceModel
 
 log = logging.getLogger(__name__)
 
