@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from app.args import add_engine_args, configure_logging, engine_options, parse_lead
+from app.event_loop import run_window
 
 log = logging.getLogger(__name__)
 
@@ -139,45 +139,6 @@ def main(argv: list[str] | None = None) -> int:
     code = run_window(app, window, args.duration, args.screenshot)
     window.settings.sync()
     return code
-
-
-def run_window(app, window, duration: float | None, screenshot: str | None,
-               failure: Callable[[], str | None] = lambda: None) -> int:
-    """Run the event loop; with `duration` (s), stop after it and save `screenshot`.
-
-    When `failure()` returns a message at that point, it is printed and the exit status is 1.
-    """
-    from PySide6 import QtCore
-
-    status = {"code": 0}
-    if duration is not None:
-        def finish() -> None:
-            if (error := failure()) is not None:
-                status["code"] = 1
-                print(f"dacl-monitor: error: {error}", file=sys.stderr)
-            elif screenshot:
-                status["code"] = _save_screenshot(window, screenshot)
-            app.exit(status["code"])
-
-        QtCore.QTimer.singleShot(int(duration * 1000), finish)
-    code = app.exec()
-    if duration is not None:
-        # closed after the loop, not in it: closing the last window inside exec() posts a Quit event that
-        # outlives this exec() and ends the caller's next event loop (a test's waits) at once
-        window.close()
-    return status["code"] or code
-
-
-def _save_screenshot(window, path: str) -> int:
-    """Save a PNG of the whole window; 0 when written, 1 (with a message) when not."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    image = window.grab()
-    if not image.save(str(target), "PNG"):
-        print(f"dacl-monitor: error: could not write the screenshot to {path!r}", file=sys.stderr)
-        return 1
-    print(f"screenshot {target} {image.width()}x{image.height()}")
-    return 0
 
 
 if __name__ == "__main__":

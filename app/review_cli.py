@@ -14,6 +14,7 @@ from PySide6 import QtWidgets
 
 from app import theme
 from app.args import configure_logging
+from app.event_loop import run_window
 from app.review import SPANS_S, ReviewWindow
 
 
@@ -76,8 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dacl-monitor review: error: --duration must be positive; {args.duration} is invalid",
               file=sys.stderr)
         return 2
-    from app.cli import run_window
-
     app, window, ok = launch(args)
     return run_window(app, window, args.duration, args.screenshot,
                       failure=lambda: None if ok else f"review: {window.error_text}")
