@@ -16,7 +16,7 @@ from app import save
 from core.reference import StreamMap
 
 if TYPE_CHECKING:
-    from app.main_window import BedState
+    from app.beds import BedState
 
 log = logging.getLogger(__name__)
 
