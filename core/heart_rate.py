@@ -19,9 +19,14 @@ from scipy import ndimage, signal
 
 QRS_BAND_HZ = (5.0, 20.0)  # where QRS energy lives; rejects P/T waves and baseline wander
 FIR_S = 0.2  # band-pass FIR length (zero-phase, so R-peaks stay where they are)
-REFRACTORY_S = 0.25  # no two R-peaks closer than this (caps the rate at 240 bpm)
+REFRACTORY_S = 0.2  # no two R-peaks closer than this (caps the rate at 300 bpm)
 INTEGRATION_S = 0.12  # moving-window integration, about one QRS width
-THRESHOLD_FRACTION = 0.3  # peak height threshold as a fraction of the envelope's 98th percentile
+# Peak height threshold as a fraction of the envelope's 98th percentile. The envelope is an energy (slope
+# squared): 0.1 is 32 % in amplitude, low enough for aberrant APCs and small beats beside large PVCs
+# (0.3 missed 1.6 % of the MIT-BIH beats, most in AF; benchmarks/qrs_detection.py).
+THRESHOLD_FRACTION = 0.1
+T_WAVE_S = 0.36  # a peak this soon after the previous one is a T wave if its energy is below T_WAVE_RATIO
+T_WAVE_RATIO = 0.15  # of the previous peak's (40 % of its slope; Pan and Tompkins test half)
 RR_RANGE_S = (0.25, 3.0)  # plausible RR intervals (20-240 bpm); others are detector errors
 EDGE_S = 0.1  # peaks this close to a window edge belong to a cut-off QRS (or the filter's padding)
 
@@ -41,6 +46,7 @@ class HeartRateEstimator:
         self._width = max(1, round(INTEGRATION_S * self.fs))
         self._distance = max(1, round(REFRACTORY_S * self.fs))
         self._edge = round(EDGE_S * self.fs)
+        self._t_wave = round(T_WAVE_S * self.fs)
 
     def envelope(self, windows: np.ndarray) -> np.ndarray:
         """QRS energy envelope (B, W) of (B, W) windows (NumPy path), aligned with the input samples."""
@@ -49,9 +55,12 @@ class HeartRateEstimator:
         return ndimage.uniform_filter1d(slope * slope, self._width, axis=-1, mode="nearest")
 
     def peak_mask(self, windows: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-        """Boolean (B, W) mask of R-peaks: refractory maxima above the adaptive threshold."""
+        """Boolean (B, W) mask of candidate R-peaks: refractory maxima above the adaptive threshold."""
+        return self._mask_env(windows)[0]
+
+    def _mask_env(self, windows):
         if self.device.type != "cpu":
-            return self.peak_mask_torch(windows)
+            return self._mask_env_torch(windows)
         env = self.envelope(windows)
         n = env.shape[-1]
         k = min(n, int(np.ceil(0.98 * n))) - 1
@@ -61,7 +70,7 @@ class HeartRateEstimator:
         mask = (env >= local_max) & (env >= THRESHOLD_FRACTION * top) & (top > 0)  # flat line: no beats
         mask[:, : self._edge] = False
         mask[:, n - self._edge :] = False
-        return mask
+        return mask, env
 
     @torch.no_grad()
     def envelope_torch(self, windows: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -78,6 +87,10 @@ class HeartRateEstimator:
     @torch.no_grad()
     def peak_mask_torch(self, windows: np.ndarray | torch.Tensor) -> torch.Tensor:
         """peak_mask as torch operations on this estimator's device (the path used on CUDA)."""
+        return self._mask_env_torch(windows)[0]
+
+    @torch.no_grad()
+    def _mask_env_torch(self, windows):
         env = self.envelope_torch(windows)
         n = env.shape[-1]
         top = torch.kthvalue(env, min(n, int(np.ceil(0.98 * n))), dim=-1, keepdim=True).values  # (B, 1)
@@ -86,17 +99,30 @@ class HeartRateEstimator:
         mask = (env >= local_max) & (env >= THRESHOLD_FRACTION * top) & (top > 0)  # flat line: no beats
         mask[:, : self._edge] = False
         mask[:, n - self._edge :] = False
-        return mask
+        return mask, env
 
     def r_peaks(self, window: np.ndarray) -> np.ndarray:
         """Sample indices of the R-peaks (energy maxima) in one 1-D window."""
-        return np.flatnonzero(_numpy(self.peak_mask(np.asarray(window)[None, :]))[0])
+        return self.peaks(np.asarray(window)[None, :])[1]
 
     def peaks(self, windows: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """R-peaks of a (B, W) batch as sparse (row, column) index arrays, row-major (a few per row)."""
-        mask = self.peak_mask(windows[None, :] if windows.ndim == 1 else windows)
-        return tuple(_numpy(t) for t in (mask.nonzero(as_tuple=True) if isinstance(mask, torch.Tensor)
-                                         else np.nonzero(mask)))
+        """R-peaks of a (B, W) batch as sparse (row, column) index arrays, row-major (a few per row).
+
+        The candidates of `peak_mask`, less T waves: a candidate within T_WAVE_S of the one before it
+        whose energy is under T_WAVE_RATIO of that one's.
+        """
+        mask, env = self._mask_env(windows[None, :] if windows.ndim == 1 else windows)
+        if isinstance(mask, torch.Tensor):
+            rows, cols = mask.nonzero(as_tuple=True)
+            vals = _numpy(env[rows, cols]).astype(np.float64)
+            rows, cols = _numpy(rows), _numpy(cols)
+        else:
+            rows, cols = np.nonzero(mask)
+            vals = env[rows, cols]
+        t_wave = np.zeros(rows.size, dtype=bool)
+        t_wave[1:] = (rows[1:] == rows[:-1]) & (cols[1:] - cols[:-1] < self._t_wave) & \
+            (vals[1:] < T_WAVE_RATIO * vals[:-1])
+        return rows[~t_wave], cols[~t_wave]
 
     def rates(self, windows: np.ndarray | torch.Tensor) -> np.ndarray:
         """Heart rate in bpm for each row of a (B, W) batch; nan where fewer than two beats were found."""

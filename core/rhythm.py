@@ -79,28 +79,49 @@ class RhythmTracker:
         self.context = round(context_s * fs)
         self._beats: deque[int] = deque()
         self._covered = 0  # absolute index up to which beats have been taken
+        self.new_beats = np.empty(0, np.int64)
 
-    def update(self, end: int, peaks: np.ndarray) -> np.ndarray:
-        """Add one window's R-peaks (indices within the window) and return the features at its end."""
+    def update(self, end: int, peaks: np.ndarray, features: bool = True) -> np.ndarray | None:
+        """Add one window's R-peaks (indices within the window) and return the features at its end.
+
+        With features=False only the beats are kept (`new_beats`), for a stream without a rhythm head.
+        """
         stop = end - self.guard
         start = end - self.window
-        for p in np.sort(np.asarray(peaks, dtype=np.int64)) + start:
-            if self._covered <= p < stop:
-                self._beats.append(int(p))
+        fresh = [int(p) for p in np.sort(np.asarray(peaks, dtype=np.int64)) + start
+                 if self._covered <= p < stop]
+        self._beats.extend(fresh)
+        self.new_beats = np.asarray(fresh, dtype=np.int64)  # this window's beats (model-rate indices)
         self._covered = max(self._covered, stop)
         while self._beats and self._beats[0] < stop - self.context:
             self._beats.popleft()
+        if not features:
+            return None
         return rr_features(np.fromiter(self._beats, dtype=np.int64), self.fs, self.context_s)
 
 
 def offline_rhythm(windows: np.ndarray, ends: np.ndarray, fs: float, estimator=None,
                    context_s: float = CONTEXT_S, guard_s: float = GUARD_S) -> np.ndarray:
     """(n, len(RHYTHM_FEATURES)) features of a stream's consecutive windows (raw band-passed mV) at `ends`."""
+    return offline_tracking(windows, ends, fs, estimator, context_s, guard_s)[0]
+
+
+def offline_tracking(windows: np.ndarray, ends: np.ndarray, fs: float, estimator=None,
+                     context_s: float = CONTEXT_S, guard_s: float = GUARD_S) -> tuple[np.ndarray, np.ndarray]:
+    """The live tracker fed a stream's consecutive windows: (features at each end, every beat it kept).
+
+    Beats are model-rate sample indices, exactly those a live stream of the same windows detects.
+    """
     from core.heart_rate import HeartRateEstimator
 
+    if not len(windows):
+        return np.empty((0, len(RHYTHM_FEATURES)), np.float32), np.empty(0, np.int64)
     estimator = estimator or HeartRateEstimator(fs)
     tracker = RhythmTracker(fs, windows.shape[1], context_s, guard_s)
-    rows, cols = estimator.peaks(windows) if len(windows) else (np.empty(0, int), np.empty(0, int))
+    rows, cols = estimator.peaks(windows)
     bounds = np.searchsorted(rows, np.arange(len(windows) + 1))
-    return np.stack([tracker.update(int(e), cols[bounds[i] : bounds[i + 1]]) for i, e in enumerate(ends)]) \
-        if len(windows) else np.empty((0, len(RHYTHM_FEATURES)), np.float32)
+    feats, beats = [], []
+    for i, e in enumerate(ends):
+        feats.append(tracker.update(int(e), cols[bounds[i] : bounds[i + 1]]))
+        beats.append(tracker.new_beats)
+    return np.stack(feats), np.concatenate(beats)
