@@ -58,6 +58,7 @@ class Bundle:
         self.projection_offset = np.asarray(manifest["projection"]["offset"], dtype=np.float32)  # (2,)
         self.rhythm: dict[str, Any] | None = manifest.get("rhythm")  # the rhythm-context head, if any
         self.episodes: dict[str, Any] | None = manifest.get("episodes")  # episode detector settings, if any
+        self.rr_model: dict[str, Any] | None = manifest.get("rr_model")  # the RR rhythm model, if any
 
     def onnx_path(self, graph: str) -> Path:
         """Path of ``scattering.onnx`` or ``encoder.onnx``."""
@@ -261,8 +262,9 @@ def load_bundle(path: str | Path, *, check_hashes: bool = True) -> Bundle:
         raise BundleError(f"{manifest_path}: not valid JSON ({err})") from None
     validate_manifest(manifest, root, check_hashes=check_hashes)
     specs = {g: manifest["graphs"][g] for g in ("scattering", "encoder")}
-    if "rhythm" in manifest:
-        specs["rhythm"] = manifest["rhythm"]
+    for block in ("rhythm", "rr_model"):
+        if block in manifest:
+            specs[block] = manifest[block]
     for graph, spec in specs.items():
         inputs, outputs = onnx_io(root / spec["onnx"])
         for kind, got, want in (("input", inputs, spec["inputs"]), ("output", outputs, spec["outputs"])):

@@ -6,6 +6,7 @@ Kept apart from bundle.py (which exports graphs) so the checks read as one list 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,36 @@ def _check_rhythm(rhythm: dict, dim: int) -> None:
                           f"{rhythm['guard_s']} >= 0")
 
 
+RR_ONNX = "rr_rhythm.onnx"
+RR_CLASSES = ("N", "A", "O")
+RR_FIELDS = ("onnx", "inputs", "outputs", "features", "n_intervals", "classes", "episodes")
+RR_EPISODE_FIELDS = ("on", "off", "smooth", "k_on", "k_off")
+
+
+def check_rr_block(block: Mapping[str, Any]) -> None:
+    """Raise BundleError naming the first missing or inconsistent field of a manifest's "rr_model"."""
+    for key in RR_FIELDS:
+        if key not in block:
+            raise BundleError(f"manifest rr_model lacks field {key!r}")
+    f = len(block["features"])
+    if block["inputs"] != {"rr_features": ["batch", f]}:
+        raise BundleError(f"rr_model.inputs is {block['inputs']}, expected {{'rr_features': ['batch', {f}]}} "
+                          "(one value per rr_model.features name)")
+    if list(block["classes"]) != list(RR_CLASSES):
+        raise BundleError(f"rr_model.classes is {block['classes']}, expected {list(RR_CLASSES)}")
+    if block["outputs"] != {"rr_probs": ["batch", len(RR_CLASSES)]}:
+        raise BundleError(f"rr_model.outputs is {block['outputs']}, expected {{'rr_probs': ['batch', 3]}}")
+    ep = block["episodes"]
+    for key in RR_EPISODE_FIELDS:
+        if key not in ep:
+            raise BundleError(f"manifest rr_model.episodes lacks field {key!r}")
+    if not 0 <= ep["off"] <= ep["on"] <= 1:
+        raise BundleError(f"rr_model.episodes on={ep['on']} / off={ep['off']}: need 0 <= off <= on <= 1")
+    for key in ("smooth", "k_on", "k_off"):
+        if not (isinstance(ep[key], int) and ep[key] >= 1):
+            raise BundleError(f"rr_model.episodes.{key}={ep[key]!r} must be an integer >= 1")
+
+
 def _check_episodes(episodes: dict) -> None:
     unknown = sorted(set(episodes) - set(EPISODE_FIELDS))
     if unknown:
@@ -135,8 +166,9 @@ def _check_episodes(episodes: dict) -> None:
 def _check_files(manifest: dict, root: Path, check_hashes: bool) -> None:
     files = manifest["files"]
     needed = [manifest["graphs"][g][k] for g in GRAPHS for k in ("onnx", "program")]
-    if "rhythm" in manifest:
-        needed.append(manifest["rhythm"]["onnx"])
+    for block in ("rhythm", "rr_model"):
+        if block in manifest:
+            needed.append(manifest[block]["onnx"])
     needed.append(_need(manifest["reference_cloud"], "file", "reference_cloud."))
     if "demo_windows" in manifest:
         needed.append(_need(manifest["demo_windows"], "file", "demo_windows."))
@@ -183,4 +215,6 @@ def validate_manifest(manifest: dict, root: Path, *, check_hashes: bool = True) 
         _check_rhythm(manifest["rhythm"], dim)
     if "episodes" in manifest:
         _check_episodes(manifest["episodes"])
+    if "rr_model" in manifest:
+        check_rr_block(manifest["rr_model"])
     _check_files(manifest, root, check_hashes)

@@ -129,10 +129,22 @@ def _run(data: Path, out: Path, config: Path | None, device: str, quick: bool, f
         },
     )
     console.print(metrics_table(f"validation ({len(va_idx)} records)", val))
+    ltafdb = rhythm_stage_folder(data, "ltafdb")
+    if ltafdb is not None:  # the RR rhythm model from LTAFDB (+ MIT-BIH) beats, into the same bundle
+        from training.cli_rhythm import DEFAULT_CACHE, add_rr_model
+
+        add_rr_model(out, ltafdb, holter or rhythm_stage_folder(data, "mitdb"), DEFAULT_CACHE, 5, cfg.seed)
     console.print(
         f"bundle written to {out} in {time.time() - t0:.0f} s "
         f"(features {t_feat:.0f} s, training {t_train:.0f} s)"
     )
+
+
+def rhythm_stage_folder(data: Path, name: str) -> Path | None:
+    """`name`/ beside the training data folder, when it is there (rhythm_stage.default_folder)."""
+    from training import rhythm_stage
+
+    return rhythm_stage.default_folder(data, name) if Path(data).is_dir() else None
 
 
 def cv(

@@ -1,0 +1,158 @@
+"""AF episodes at beat resolution from the RR rhythm model's per-beat AF probability.
+
+The probability is averaged over the last `smooth` decisions, then a hysteresis detector starts an episode
+after `k_on` consecutive averages ≥ `on` and ends it after `k_off` consecutive averages < `off`. Each
+average is placed at the centre beat of what it saw (the decision's centre beat, `smooth // 2` decisions
+back), and an episode starts or ends there: onsets and offsets land on beats, where the rhythm changed,
+not where the detector became sure. One class serves live streams (`update`) and whole records (`run`),
+so both give the same episodes. The settings travel in the bundle's manifest ("rr_episodes"), chosen by
+leave-records-out EC57 cross-validation (training/rr_model.py).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BeatEpisodeSettings:
+    """Thresholds, smoothing and run lengths (in beats) of the beat-level AF episode detector."""
+
+    on: float = 0.5
+    off: float = 0.5
+    smooth: int = 32
+    k_on: int = 16
+    k_off: int = 16
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.off <= self.on <= 1.0:
+            raise ValueError(f"beat episode thresholds need 0 <= off <= on <= 1; off={self.off!r}, "
+                             f"on={self.on!r} is invalid.")
+        if min(self.smooth, self.k_on, self.k_off) < 1:
+            raise ValueError(f"smooth, k_on and k_off must be at least 1 beat; got {self.smooth!r}, "
+                             f"{self.k_on!r}, {self.k_off!r}.")
+
+    @classmethod
+    def from_manifest(cls, block: Mapping) -> BeatEpisodeSettings:
+        """Settings from a manifest's "rr_episodes" block (extra keys such as "cv" are notes)."""
+        known = {f.name for f in fields(cls)}
+        missing = sorted(known - set(block))
+        if missing:
+            raise ValueError(f"manifest rr_episodes lacks field(s) {missing}")
+        return cls(**{k: block[k] for k in known})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class BeatEpisodeDetector:
+    """Hysteresis AF episode detector over a stream of (centre sample, AF probability) decisions."""
+
+    def __init__(self, settings: BeatEpisodeSettings) -> None:
+        self.settings = s = settings
+        self._p: deque[float] = deque(maxlen=s.smooth)
+        self._centres: deque[int] = deque(maxlen=s.smooth // 2 + 1)
+        self._sum = 0.0
+        self.active = False
+        self._run = 0
+        self._run_start = 0
+        self.onset: int | None = None  # sample where the running episode began
+
+    def update(self, centre: int, p: float) -> tuple[str, int] | None:
+        """Feed one decision; return ("start" | "end", sample) when it confirms a change."""
+        s = self.settings
+        if len(self._p) == s.smooth:
+            self._sum -= self._p[0]
+        self._p.append(float(p))
+        self._sum += float(p)
+        self._centres.append(int(centre))
+        mean = self._sum / len(self._p)
+        at = self._centres[0]  # the centre of what this average saw
+        toward = mean < s.off if self.active else mean >= s.on
+        if not toward:
+            self._run = 0
+            return None
+        if self._run == 0:
+            self._run_start = at
+        self._run += 1
+        if self._run < (s.k_off if self.active else s.k_on):
+            return None
+        self._run = 0
+        self.active = not self.active
+        if self.active:
+            self.onset = self._run_start
+            return "start", self._run_start
+        self.onset = None
+        return "end", self._run_start
+
+    def run(self, centres: np.ndarray, p_af: np.ndarray, end: int) -> list[tuple[int, int]]:
+        """Episodes [start, end) of a whole sequence of decisions; one still running ends at `end`."""
+        out: list[tuple[int, int]] = []
+        start = None
+        for c, p in zip(np.asarray(centres).tolist(), np.asarray(p_af, dtype=np.float64).tolist(),
+                        strict=True):
+            event = self.update(c, p)
+            if event is None:
+                continue
+            kind, sample = event
+            if kind == "start":
+                start = sample
+            elif start is not None and sample > start:
+                out.append((start, sample))
+                start = None
+        if start is not None and end > start:
+            out.append((start, end))
+        return out
+
+
+def beat_episodes(centres: np.ndarray, p_af: np.ndarray, settings: BeatEpisodeSettings,
+                  end: int) -> list[tuple[int, int]]:
+    """AF episodes [start, end) of one record's decisions, as BeatEpisodeDetector.run gives them.
+
+    Vectorised (whole 24 h records, and the cross-validation's grid of settings): the running mean and
+    the confirmed runs are array operations, and only the few changes of state are walked in Python.
+    """
+    s = settings
+    centres = np.asarray(centres, dtype=np.int64)
+    p = np.asarray(p_af, dtype=np.float64)
+    if p.size == 0:
+        return []
+    c = np.cumsum(np.r_[0.0, p])
+    idx = np.arange(p.size)
+    lo = np.maximum(0, idx - s.smooth + 1)
+    mean = (c[idx + 1] - c[lo]) / (idx + 1 - lo)
+    at = centres[np.maximum(0, idx - s.smooth // 2)]
+    on_conf = np.flatnonzero(_runs(mean >= s.on, s.k_on))
+    off_conf = np.flatnonzero(_runs(mean < s.off, s.k_off))
+    out: list[tuple[int, int]] = []
+    pos = 0
+    while True:
+        i = np.searchsorted(on_conf, pos)
+        if i == on_conf.size:
+            break
+        e = int(on_conf[i])
+        start = int(at[e - s.k_on + 1])
+        j = np.searchsorted(off_conf, e + 1)
+        if j == off_conf.size:
+            if end > start:
+                out.append((start, int(end)))
+            break
+        f = int(off_conf[j])
+        stop = int(at[f - s.k_off + 1])
+        if stop > start:
+            out.append((start, stop))
+        pos = f + 1
+    return out
+
+
+def _runs(flag: np.ndarray, k: int) -> np.ndarray:
+    """True where `flag` has held for the last k entries (this one included)."""
+    c = np.cumsum(np.r_[0, flag.astype(np.int64)])
+    out = np.zeros(flag.size, dtype=bool)
+    if flag.size >= k:
+        out[k - 1 :] = (c[k:] - c[:-k]) == k
+    return out

@@ -1,0 +1,95 @@
+"""The bundle's RR rhythm model: features of the recent RR intervals (B, F) → p(sinus, AF, other) (B, 3).
+
+A small MLP (training/rr_model.py) that every backend runs in ONNX Runtime on the CPU: a few thousand
+multiply-adds per beat, cheaper than any device round trip. The manifest's "rr_model" block names its file,
+its input features (computed by core.rr_features, which refuses a bundle asking for others), its classes
+and its beat-level episode settings ("episodes"). `write_rr_model` adds or replaces it in a bundle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from engines.base import EngineError
+from engines.bundle_spec import (
+    RR_CLASSES,
+    RR_ONNX,
+    BundleError,
+    check_rr_block,
+    file_sha256,
+    validate_manifest,
+)
+from engines.export import export_onnx_multi, max_ort_deviation
+
+EXPORT_TOLERANCE = 1e-5
+
+
+class RrModelEngine:
+    """rr_rhythm.onnx in an ONNX Runtime CPU session: rr_features (B, F) → rr_probs (B, 3)."""
+
+    def __init__(self, bundle_path: str | Path, block: Mapping[str, Any], threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        check_rr_block(block)
+        self.block = dict(block)
+        self.n_features = len(block["features"])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(Path(bundle_path) / block["onnx"]), options,
+                                            providers=["CPUExecutionProvider"])
+
+    def run(self, features: np.ndarray) -> np.ndarray:
+        """rr_probs (B, 3) of float32 features (B, F)."""
+        x = np.ascontiguousarray(features, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise EngineError(f"rr model input must be (B, {self.n_features}); got {x.shape}")
+        if len(x) == 0:
+            return np.empty((0, len(RR_CLASSES)), np.float32)
+        return self.session.run(["rr_probs"], {"rr_features": x})[0]
+
+
+class _Probs(nn.Module):
+    """The training module as the graph the bundle holds: features → softmax probabilities."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, rr_features: torch.Tensor) -> torch.Tensor:
+        return self.module(rr_features)
+
+
+def write_rr_model(bundle_dir: str | Path, module: nn.Module, spec: Mapping[str, Any],
+                   example: np.ndarray) -> dict[str, Any]:
+    """Export `module` as rr_rhythm.onnx into a bundle and record it in its manifest (hashes renewed).
+
+    spec: the block's descriptive fields ("features", "n_intervals", "episodes", notes); example: real
+    features (N, F) for the export check, which must match PyTorch within 1e-5.
+    """
+    root = Path(bundle_dir)
+    manifest_path = root / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    x = torch.from_numpy(np.ascontiguousarray(example, dtype=np.float32))
+    wrapped = _Probs(module).eval()
+    export_onnx_multi(wrapped, {"rr_features": x}, root / RR_ONNX, ("rr_probs",))
+    dev = max_ort_deviation(root / RR_ONNX, wrapped, {"rr_features": x.numpy()})
+    if dev > EXPORT_TOLERANCE:
+        raise BundleError(f"exported RR model deviates from PyTorch by {dev:.3g} (> {EXPORT_TOLERANCE})")
+    block = {**dict(spec), "onnx": RR_ONNX, "classes": list(RR_CLASSES),
+             "inputs": {"rr_features": ["batch", int(x.shape[1])]},
+             "outputs": {"rr_probs": ["batch", len(RR_CLASSES)]}, "max_ort_deviation": dev}
+    check_rr_block(block)
+    manifest["rr_model"] = block
+    manifest["files"][RR_ONNX] = file_sha256(root / RR_ONNX)
+    validate_manifest(manifest, root)
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    return block

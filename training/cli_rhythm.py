@@ -1,0 +1,61 @@
+"""`dacl-train rr`: the RR rhythm model (training/rr_stage.py) trained on beats and written into a bundle.
+
+dacl-train rr --bundle engines/default --ltafdb ../shared/data/ltafdb --mitdb ../shared/data/mitdb
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from training.cli_console import console
+
+DEFAULT_CACHE = Path.home() / ".cache" / "dacl" / "rr"
+
+
+def add_rr_model(bundle: Path, ltafdb: Path, mitdb: Path | None, cache: Path | None, folds: int,
+                 seed: int) -> dict:
+    """Train the RR model into `bundle` with a progress line per stage; return its manifest block."""
+    from training.rr_model import TrainConfig
+    from training.rr_stage import train_rr_stage
+
+    t0 = time.time()
+    with console.status("RR rhythm model: features and cross-validation") as status:
+        def say(message: str) -> None:
+            status.update(f"RR rhythm model: {message}")
+            console.log(message)
+
+        block = train_rr_stage(bundle, ltafdb, mitdb, cache, folds=folds, seed=seed,
+                               cfg=TrainConfig(seed=seed), progress=say)
+    nested = block["episodes"]["cv"]["nested"].get("ltafdb/qrs", {})
+    console.print(f"RR model written to {bundle} in {time.time() - t0:.0f} s; nested CV on LTAFDB .qrs: "
+                  f"duration Se {nested.get('duration_se', float('nan')):.3f}, +P "
+                  f"{nested.get('duration_ppv', float('nan')):.3f}, specificity "
+                  f"{nested.get('specificity', float('nan')):.3f}")
+    return block
+
+
+def rr_cmd(
+    bundle: Annotated[Path, typer.Option(help="bundle folder to add the RR model to")] = Path(
+        "engines/default"),
+    ltafdb: Annotated[Path, typer.Option(help="LTAFDB beat annotations")] = Path("../shared/data/ltafdb"),
+    mitdb: Annotated[Path | None, typer.Option(help="MIT-BIH records with .atr (none: LTAFDB only)")] = Path(
+        "../shared/data/mitdb"),
+    cache: Annotated[Path, typer.Option(help="feature cache folder")] = DEFAULT_CACHE,
+    folds: Annotated[int, typer.Option(help="leave-records-out folds")] = 5,
+    seed: Annotated[int, typer.Option(help="seed of the folds and the training")] = 0,
+) -> None:
+    """Train the RR rhythm model on LTAFDB + MIT-BIH beats and write it into BUNDLE (rr_rhythm.onnx)."""
+    from engines.bundle_spec import BundleError
+
+    for name, folder in (("--ltafdb", ltafdb), ("--mitdb", mitdb)):
+        if folder is not None and not (folder / "RECORDS").is_file():
+            raise typer.BadParameter(f"{folder} has no RECORDS file", param_hint=name)
+    try:
+        add_rr_model(bundle, ltafdb, mitdb, cache, folds, seed)
+    except (BundleError, ValueError, FileNotFoundError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from None

@@ -1,0 +1,155 @@
+"""Leave-records-out cross-validation of the RR rhythm model on LTAFDB + MIT-BIH beats, beside the anchor.
+
+Records are split into folds (LTAFDB and MIT-BIH each dealt round-robin after a seeded shuffle, the four
+MIT-BIH AF records on different folds). Each fold's model is trained on the other folds' records and
+predicts every beat sequence of its own; the episode settings are then chosen on the pooled out-of-fold
+probabilities ("chosen on all") and, nested, for each fold on the other folds only ("nested": what a new
+patient gets). The anchor (core.rr_irregularity, Dash 2009) runs on the same beats.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.ec57 import af_reference
+from core.rr_irregularity import rr_af_intervals
+from training.rr_data import ErrorProfile, record_features
+from training.rr_model import Scored, TrainConfig, choose_settings, measures, predict, score_grid, train_model
+
+log = logging.getLogger(__name__)
+
+MITDB_AF = ("201", "203", "210", "222")
+TRAIN_SOURCES = {"ltafdb": ("qrs", "atr", "atr+errors"), "mitdb": ("atr", "atr+errors")}
+EVAL_SOURCES = {"ltafdb": ("qrs", "atr+errors"), "mitdb": ("atr", "atr+errors")}
+TRAIN_STRIDE = 8  # every 8th decision of each training sequence (neighbours are nearly identical)
+MITDB_WEIGHT = 8.0  # a MIT-BIH beat counts this much: 24 half-hours of hard ectopy against 1,500 h of Holter
+
+
+@dataclass
+class Corpus:
+    """The records of each database and where they are."""
+
+    roots: dict[str, Path]
+    records: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_roots(cls, ltafdb: Path, mitdb: Path | None) -> Corpus:
+        roots = {"ltafdb": Path(ltafdb)}
+        if mitdb is not None:
+            roots["mitdb"] = Path(mitdb)
+        recs = {db: (root / "RECORDS").read_text().split() for db, root in roots.items()}
+        return cls(roots, recs)
+
+
+def folds(corpus: Corpus, k: int, seed: int) -> list[list[tuple[str, str]]]:
+    """K lists of (database, record), each database dealt round-robin after a seeded shuffle."""
+    rng = np.random.default_rng(seed)
+    out: list[list[tuple[str, str]]] = [[] for _ in range(k)]
+    for db, recs in corpus.records.items():
+        first = [r for r in recs if db == "mitdb" and r in MITDB_AF]
+        rest = [r for r in recs if r not in first]
+        order = [first[i] for i in rng.permutation(len(first))] + \
+            [rest[i] for i in rng.permutation(len(rest))]
+        for i, r in enumerate(order):
+            out[i % k].append((db, r))
+    return out
+
+
+def load(corpus: Corpus, db: str, rec: str, source: str, cache: Path | None, profile: ErrorProfile) -> dict:
+    return record_features(corpus.roots[db] / rec, source, cache, profile)
+
+
+def training_rows(corpus: Corpus, members: list[tuple[str, str]], cache: Path | None,
+                  profile: ErrorProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels and weights of the training sequences of `members` (every TRAIN_STRIDE-th row)."""
+    xs, ys, ws = [], [], []
+    for db, rec in members:
+        for source in TRAIN_SOURCES[db]:
+            d = load(corpus, db, rec, source, cache, profile)
+            xs.append(d["features"][::TRAIN_STRIDE])
+            ys.append(d["labels"][::TRAIN_STRIDE])
+            ws.append(np.full(len(ys[-1]), MITDB_WEIGHT if db == "mitdb" else 1.0, np.float32))
+    x, y, w = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+    counts = np.bincount(y, minlength=3).astype(np.float64)
+    cw = np.where(counts > 0, (counts.sum() / np.maximum(counts, 1)) ** 0.5, 0.0)
+    return x, y, (w * cw[y]).astype(np.float32)
+
+
+def reference(corpus: Corpus, db: str, rec: str, n_samples: int) -> list[tuple[int, int]]:
+    import wfdb
+
+    ann = wfdb.rdann(str(corpus.roots[db] / rec), "atr")
+    return af_reference(ann.sample, ann.symbol, ann.aux_note, n_samples)
+
+
+def cross_validate(corpus: Corpus, cache: Path | None, k: int = 5, seed: int = 0,
+                   profile: ErrorProfile | None = None, cfg: TrainConfig | None = None,
+                   progress: Callable[[str], None] | None = None, oof_dir: Path | None = None) -> dict:
+    """Out-of-fold predictions of every evaluation sequence, settings pooled and nested.
+
+    oof_dir: where to save each sequence's out-of-fold p(AF) (npz per sequence), for further study.
+    """
+    profile, cfg = profile or ErrorProfile(), cfg or TrainConfig(seed=seed)
+    parts = folds(corpus, k, seed)
+    scored: dict[tuple[str, str], list[Scored]] = {}  # (db, source) -> sequences
+    fold_of: dict[str, int] = {}
+    for f, members in enumerate(parts):
+        train = [m for g, ms in enumerate(parts) if g != f for m in ms]
+        x, y, w = training_rows(corpus, train, cache, profile)
+        model = train_model(x, y, w, TrainConfig(**{**cfg.__dict__, "seed": cfg.seed + f}))
+        for db, rec in members:
+            fold_of[f"{db}/{rec}"] = f
+            for source in EVAL_SOURCES[db]:
+                d = load(corpus, db, rec, source, cache, profile)
+                n = int(d["n_samples"])
+                p = predict(model, d["features"])[:, 1]
+                if oof_dir is not None:
+                    oof_dir.mkdir(parents=True, exist_ok=True)
+                    np.savez(oof_dir / f"{db}_{rec}_{source.replace('+', '_')}.npz", centres=d["centres"], p=p,
+                             n=n, fs=float(d["fs"]), fold=f)
+                scored.setdefault((db, source), []).append(
+                    Scored(f"{db}/{rec}", d["centres"], p, reference(corpus, db, rec, n), n, float(d["fs"])))
+        if progress:
+            progress(f"fold {f + 1}/{k}: trained on {len(x):,} rows")
+    primary = [scored[("ltafdb", "qrs")], scored.get(("mitdb", "atr+errors"), [])]
+    tables = [score_grid(g) for g in primary]  # each sequence under each setting, once
+    chosen, _ = choose_settings(primary, tables=tables)
+    result = {"folds": k, "seed": seed, "chosen_on_all": chosen.to_dict(), "pooled": {}, "nested": {},
+              "nested_settings": []}
+    for key, seqs in scored.items():
+        result["pooled"]["/".join(key)] = measures([s.score(chosen) for s in seqs])
+    nested: dict[tuple[str, str], list] = {key: [] for key in scored}
+    for f in range(k):
+        s_f, _ = choose_settings(primary, keep=lambda name, f=f: fold_of[name] != f, tables=tables)
+        result["nested_settings"].append(s_f.to_dict())
+        for key, seqs in scored.items():
+            nested[key] += [s.score(s_f) for s in seqs if fold_of[s.name] == f]
+    for key, sc in nested.items():
+        result["nested"]["/".join(key)] = measures(sc)
+    return result
+
+
+def anchor(corpus: Corpus, cache: Path | None, profile: ErrorProfile) -> dict:
+    """The textbook RR detector on the evaluation beat sequences (LTAFDB .qrs, MIT-BIH .atr, with errors)."""
+    from core.beats import read_header
+    from training.rr_data import source_beats
+
+    out = {}
+    for db, recs in corpus.records.items():
+        for source in EVAL_SOURCES[db]:
+            scores = []
+            for rec in recs:
+                path = corpus.roots[db] / rec
+                fs, n = read_header(path)
+                beats = source_beats(path, source, profile)
+                n = max(n, int(beats[-1]) + 1)
+                det = rr_af_intervals(beats, fs)
+                s = Scored(f"{db}/{rec}", np.empty(0), np.empty(0), reference(corpus, db, rec, n), n, fs)
+                scores.append(s.score_intervals(det))
+            out[f"{db}/{source}"] = measures(scores)
+    return out

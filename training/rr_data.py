@@ -1,0 +1,112 @@
+"""Beat-sequence training data for the RR rhythm model: LTAFDB and MIT-BIH beats, labels, detector errors.
+
+Each record gives one or more beat sequences (`sources`): the reference beats (.atr), the database's own
+detector beats (.qrs, LTAFDB), the monitor's detector beats (`.beats` files written by `analyze`) and the
+reference beats passed through the monitor detector's measured error profile (`perturb_beats`: missed and
+extra beats, timing jitter). Every sequence becomes core.rr_features' per-beat features, labelled by the
+reference rhythm at each decision's centre beat: 0 sinus (N, SBR), 1 AF, 2 any other rhythm (flutter,
+bigeminy, trigeminy, SVTA, VT, paced, ...). Features are cached per (record, source) in `cache_dir`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.beats import read_beats, read_header
+from core.rr_features import FEATURES, N_INTERVALS, rr_feature_matrix
+
+log = logging.getLogger(__name__)
+
+RR_CLASSES = ("N", "A", "O")  # sinus, AF, other rhythm
+SINUS_AUX = ("(N", "(SBR")
+AF_AUX = "(AFIB"
+
+
+@dataclass(frozen=True)
+class ErrorProfile:
+    """A beat detector's errors against reference beats: miss and extra rates per beat, jitter SD (s)."""
+
+    miss: float = 0.003
+    extra: float = 0.002
+    jitter_s: float = 0.008
+
+
+def rhythm_changes(record: str | Path) -> tuple[np.ndarray, list[str]]:
+    """Sample numbers and aux notes of the rhythm changes ('+' annotations) in `<record>.atr`."""
+    import wfdb
+
+    ann = wfdb.rdann(str(record), "atr")
+    pairs = [(int(s), (a or "").strip("\x00 ").strip()) for s, sym, a in
+             zip(ann.sample, ann.symbol, ann.aux_note, strict=True)
+             if sym == "+" and (a or "").strip("\x00 ")]
+    return np.array([p[0] for p in pairs], dtype=np.int64), [p[1] for p in pairs]
+
+
+def rhythm_class(aux: str) -> int:
+    """0 sinus, 1 AF, 2 other for an MIT-BIH / LTAFDB rhythm aux note (flutter is other)."""
+    if aux.startswith(AF_AUX):
+        return 1
+    return 0 if aux in SINUS_AUX else 2
+
+
+def labels_at(samples: np.ndarray, changes: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Rhythm class at each sample number (sinus before the first change)."""
+    cls = np.array([0] + [rhythm_class(a) for a in notes], dtype=np.int64)
+    return cls[np.searchsorted(changes, samples, side="right")]
+
+
+def perturb_beats(samples: np.ndarray, fs: float, profile: ErrorProfile,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Reference beats as a detector with `profile` would report them: some missed, some extra, jittered."""
+    s = np.asarray(samples, dtype=np.float64)
+    s = s[rng.random(s.size) >= profile.miss]
+    n_extra = rng.binomial(s.size, profile.extra)
+    if n_extra and s.size > 2:
+        i = rng.integers(0, s.size - 1, n_extra)
+        s = np.concatenate([s, s[i] + rng.uniform(0.25, 0.75, n_extra) * (s[i + 1] - s[i])])
+    s = s + rng.normal(0.0, profile.jitter_s * fs, s.size)
+    return np.unique(np.round(s).astype(np.int64))
+
+
+def source_beats(record: Path, source: str, profile: ErrorProfile | None = None, seed: int = 0) -> np.ndarray:
+    """Beat samples of one sequence: an annotation extension, or "atr+errors" (seeded by `seed` and name)."""
+    if source != "atr+errors":
+        return read_beats(record, source).samples
+    b = read_beats(record, "atr")
+    rng = np.random.default_rng([seed, int(hashlib.sha256(record.name.encode()).hexdigest()[:8], 16)])
+    return perturb_beats(b.samples, b.fs, profile or ErrorProfile(), rng)
+
+
+def _cache_key(record: Path, source: str, profile: ErrorProfile | None) -> str:
+    text = f"{record.resolve()}|{source}|{profile}|{N_INTERVALS}|{FEATURES}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def record_features(record: str | Path, source: str, cache_dir: Path | None = None,
+                    profile: ErrorProfile | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Features, labels and centre samples of one record's beat sequence `source`.
+
+    source: an annotation extension ("atr", "qrs", "beats") or "atr+errors" (reference beats through
+    `profile`, seeded by `seed` and the record name).
+    """
+    record = Path(record)
+    key = _cache_key(record, source, profile)
+    path = cache_dir / f"{record.name}_{source.replace('+', '_')}_{key}.npz" if cache_dir else None
+    if path is not None and path.is_file():
+        with np.load(path) as z:
+            return dict(z)
+    fs, n = read_header(record)
+    beats = source_beats(record, source, profile, seed)
+    feats, centres = rr_feature_matrix(beats, fs)
+    changes, notes = rhythm_changes(record)
+    out = {"features": feats, "centres": centres, "labels": labels_at(centres, changes, notes),
+           "fs": np.float64(fs), "n_samples": np.int64(max(n, int(beats[-1]) + 1))}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **out)
+    return out

@@ -1,0 +1,57 @@
+"""`dacl-train rr`: the RR rhythm model trained on every shared LTAFDB and MIT-BIH record, into a bundle.
+
+1. Leave-records-out CV (training/rr_cv.py) gives out-of-fold probabilities for every record; the beat
+   episode settings are chosen on them by the EC57 objective, and the nested estimate is recorded.
+2. The final model is trained on all records with the same configuration.
+3. It is exported as rr_rhythm.onnx (checked against PyTorch within 1e-5) and the manifest's "rr_model"
+   block names its features, classes, episode settings and the CV figures (engines/rr_model.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from core.rr_features import CENTRE, FEATURES, N_INTERVALS, RR_CLIP_S
+from training.rr_cv import TRAIN_SOURCES, Corpus, cross_validate, training_rows
+from training.rr_data import ErrorProfile
+from training.rr_model import TrainConfig, train_model
+
+log = logging.getLogger(__name__)
+
+
+def train_rr_stage(bundle: str | Path, ltafdb: Path, mitdb: Path | None, cache: Path | None, *,
+                   folds: int = 5, seed: int = 0, cfg: TrainConfig | None = None,
+                   progress: Callable[[str], None] | None = None) -> dict:
+    """Cross-validate, train on everything, and write the RR model into `bundle`; return its block."""
+    from engines.rr_model import write_rr_model
+
+    say = progress or log.info
+    cfg = cfg or TrainConfig(seed=seed)
+    corpus = Corpus.from_roots(ltafdb, mitdb)
+    profile = ErrorProfile()
+    t0 = time.time()
+    cv = cross_validate(corpus, cache, folds, seed, profile, cfg, progress=say)
+    say(f"cross-validation done in {time.time() - t0:.0f} s; settings {cv['chosen_on_all']}")
+    members = [(db, r) for db, recs in corpus.records.items() for r in recs]
+    x, y, w = training_rows(corpus, members, cache, profile)
+    model = train_model(x, y, w, cfg)
+    say(f"final model trained on {len(x):,} rows")
+    rng = np.random.default_rng(seed)
+    example = x[rng.choice(len(x), size=min(512, len(x)), replace=False)]
+    episodes = {**cv["chosen_on_all"], "chosen_by": "leave-records-out CV on LTAFDB .qrs and MIT-BIH beats "
+                "with detector errors, EC57 objective (training.rr_model.objective)",
+                "cv": {"nested": cv["nested"], "nested_settings": cv["nested_settings"], "folds": folds,
+                       "seed": seed}}
+    spec = {"features": list(FEATURES), "n_intervals": N_INTERVALS, "centre_intervals": CENTRE,
+            "rr_clip_s": list(RR_CLIP_S), "episodes": episodes,
+            "decision": "at beat i about beat i - n_intervals/2 (the window's centre)",
+            "training": {"records": {db: recs for db, recs in corpus.records.items()},
+                         "sources": {db: list(s) for db, s in TRAIN_SOURCES.items()}, "rows": int(len(x)),
+                         "error_profile": profile.__dict__, "config": cfg.__dict__,
+                         "seconds": round(time.time() - t0, 1)}}
+    return write_rr_model(bundle, model, spec, example)
