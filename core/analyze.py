@@ -84,6 +84,9 @@ class RecordAnalysis:
     flags: list[frozenset[str]]  # input-quality flags per window
     rhythm_probs: np.ndarray | None  # (n, 4) with rhythm context (the alarm input), when the model has it
     rhythm: np.ndarray | None  # (n, R) the RR features behind rhythm_probs (core.rhythm)
+    beats: np.ndarray  # model-rate indices of every beat the monitor detected (its R-peaks)
+    rr_probs: np.ndarray | None  # (n, 3) the RR model's latest p(sinus, AF, other) at each window
+    rr_episodes: list[tuple[int, int]] | None  # the RR model's AF episodes (record samples)
     events: list[RhythmEvent]
     episode_settings: EpisodeSettings
     expected_windows: int  # windows the record holds at this window and hop
@@ -95,6 +98,11 @@ class RecordAnalysis:
         """Model-rate sample indices → the record's own sample numbers (same instant, rounded)."""
         idx = np.asarray(model_index, dtype=np.float64)
         return np.rint(idx * self.record.fs / self.model_fs).astype(np.int64)
+
+    @property
+    def record_beats(self) -> np.ndarray:
+        """The detected beats at the record's own sample numbers (what `<record>.beats` holds)."""
+        return np.unique(self.to_record_sample(self.beats))
 
     @property
     def end_sample(self) -> np.ndarray:
@@ -150,6 +158,13 @@ class RecordAnalysis:
                              "onset_sample": e.onset_sample, "offset_sample": e.offset_sample}
                             for e in episodes],
             "heart_rate_bpm": _stats(hr),
+            "beats_detected": int(np.unique(self.beats).size),
+            "rr_model": None if self.rr_episodes is None else {
+                "af_time_s": sum(b - a for a, b in self.rr_episodes) / rec.fs,
+                "af_episodes": [{"onset_s": a / rec.fs, "offset_s": b / rec.fs,
+                                 "duration_s": (b - a) / rec.fs} for a, b in self.rr_episodes],
+                "note": "the RR rhythm model on the detected beats alone; the alarm above is the rhythm "
+                        "head's"},
             "signal_quality": {
                 "windows_with_beats": int(hr.size),
                 "called_noisy_s": float(np.sum(calls == CLASS_CODES.index("~")) * hop_s),
@@ -255,11 +270,19 @@ def analyze_record(
             time.sleep(0.05)
     finally:
         session.stop()
-    wall = time.monotonic() - t0
     if progress is not None:
         progress(len(collected), expected)
     results = sorted(collected, key=lambda r: r.end_index)
     stats = session.scheduler.stats()
+    beats = np.concatenate([r.beats for r in results if r.beats is not None] or [np.empty(0, np.int64)])
+    rr_episodes = None
+    if model.rr_rhythm is not None:  # the beats-only rhythm of the monitor's own beats, by the same code
+        from core.beat_analysis import rr_episodes_of
+
+        scale = record.fs / config.fs
+        rr_episodes = [(round(a * scale), round(b * scale)) for a, b in
+                       rr_episodes_of(beats, config.fs, model.rr_rhythm, round(record.n_samples / scale))]
+    wall = time.monotonic() - t0
     return RecordAnalysis(
         record=record,
         model_fs=config.fs,
@@ -274,6 +297,10 @@ def analyze_record(
         if results and results[0].rhythm_probs is not None else None,
         rhythm=np.array([r.rhythm for r in results], dtype=np.float64)
         if results and results[0].rhythm is not None else None,
+        beats=beats,
+        rr_episodes=rr_episodes,
+        rr_probs=np.array([np.full(3, np.nan) if r.rr_probs is None else r.rr_probs for r in results],
+                          dtype=np.float64).reshape(-1, 3) if model.rr_rhythm is not None else None,
         events=session.events.stream_events(sid),
         episode_settings=session.events.settings,
         expected_windows=expected,
@@ -294,26 +321,40 @@ def write_outputs(analysis: RecordAnalysis, out_dir: str | Path, extension: str 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = analysis.record.name
-    paths = {"annotations": _write_annotations(analysis, out, extension)}
+    paths = {"annotations": _write_annotations(analysis, out, extension),
+             "beats": write_beats(analysis.record_beats, name, analysis.record.fs, out)}
     paths["windows"] = out / f"{name}_windows.csv"
     with paths["windows"].open("w", newline="") as f:
         writer = csv.writer(f)
-        rp = analysis.rhythm_probs
+        rp, rr = analysis.rhythm_probs, analysis.rr_probs
         writer.writerow(["end_sample", "end_s", *(f"p_{c}" for c in CLASS_CODES), "heart_rate_bpm",
                          "trajectory_x", "trajectory_y", "flags",
-                         *((f"rhythm_p_{c}" for c in CLASS_CODES) if rp is not None else ())])
+                         *((f"rhythm_p_{c}" for c in CLASS_CODES) if rp is not None else ()),
+                         *(("rr_p_sinus", "rr_p_AF", "rr_p_other") if rr is not None else ())])
         for i, end in enumerate(analysis.end_sample):
             writer.writerow([int(end), f"{end / analysis.record.fs:.4f}",
                              *(f"{p:.6f}" for p in analysis.probs[i]), f"{analysis.heart_rate[i]:.2f}",
                              f"{analysis.trajectory[i, 0]:.6f}", f"{analysis.trajectory[i, 1]:.6f}",
                              "|".join(sorted(analysis.flags[i])),
-                             *((f"{p:.6f}" for p in rp[i]) if rp is not None else ())])
+                             *((f"{p:.6f}" for p in rp[i]) if rp is not None else ()),
+                             *((f"{p:.6f}" if np.isfinite(p) else "" for p in rr[i])
+                               if rr is not None else ())])
     paths.update(extra_files or {})
     paths["summary"] = out / f"{name}_summary.json"
     summary = analysis.summary()
     summary["files"] = {k: str(v.name) for k, v in paths.items()}
     paths["summary"].write_text(json.dumps(summary, indent=1) + "\n")
     return paths
+
+
+def write_beats(samples: np.ndarray, record_name: str, fs: float, out: Path,
+                extension: str = "beats") -> Path:
+    """The monitor's beats as WFDB beat annotations ('N' at each R-peak, the record's sample numbers)."""
+    import wfdb
+
+    samples = np.unique(np.asarray(samples, dtype=np.int64))
+    wfdb.wrann(record_name, extension, samples, symbol=["N"] * len(samples), fs=fs, write_dir=str(out))
+    return out / f"{record_name}.{extension}"
 
 
 def _write_annotations(analysis: RecordAnalysis, out: Path, extension: str) -> Path:

@@ -17,6 +17,7 @@ from core.inference_model import InferenceModel
 from core.preprocess import normalize_window
 from core.results import WindowResult
 from core.rhythm import RhythmTracker
+from core.rr_features import RrFeatureStream, window_features
 from core.scheduler_config import SchedulerConfig
 
 
@@ -29,14 +30,17 @@ class BatchRunner:
         device = config.heart_rate_device
         if device == "auto":
             device = "cuda" if str(model.device).startswith("cuda") else "cpu"
-        # the rhythm head needs the R-peaks too; its RR features are computed per stream by RhythmTracker
-        needs_peaks = config.heart_rate or model.rhythm_context is not None
+        # the rhythm head and the RR model need the R-peaks too; each stream's beats are kept by a
+        # RhythmTracker, which also computes the rhythm head's RR features
+        needs_peaks = config.heart_rate or model.rhythm_context is not None or model.rr_rhythm is not None
         self.heart_rate = HeartRateEstimator(config.fs, device) if needs_peaks else None
         self._trackers: dict[int, RhythmTracker] = {}  # only the worker thread touches them
+        self._rr: dict[int, tuple[RrFeatureStream, list]] = {}  # RR model input and last output per stream
 
     def forget(self, stream_id: int) -> None:
         """Drop a removed stream's RR history."""
         self._trackers.pop(stream_id, None)
+        self._rr.pop(stream_id, None)
 
     def run(self, batch: list[PendingWindow], known: Container[int]) -> list[WindowResult]:
         """One WindowResult per window, stamped when it was done; raises what the model or detector raised.
@@ -47,32 +51,67 @@ class BatchRunner:
         windows = np.stack([w.samples for w in batch])  # (B, W) band-passed mV
         n = len(batch)
         rhythm = rhythm_probs = None
+        beats: list = [None] * n
+        rr_probs: list = [None] * n
         probs, embedding, trajectory = self.model.infer(normalize_window(windows, self.config.std_floor_mv))
         rates = np.full(n, np.nan)
         if self.heart_rate is not None:
             rows, cols = self.heart_rate.peaks(windows)
             if self.config.heart_rate:
                 rates = self.heart_rate.rates_from_peaks(rows, cols, n)
-            if self.model.rhythm_context is not None:
-                rhythm = self._rhythm_features(batch, rows, cols, known)
+            rhythm, beats = self._track(batch, rows, cols, known)
+            if rhythm is not None:
                 rhythm_probs = self.model.fuse(embedding, rhythm)
+            if self.model.rr_rhythm is not None:
+                rr_probs = self._rr_model(batch, beats, known)
         done = time.monotonic()
         return [WindowResult(w.stream_id, w.end_index, w.arrival_time, done, probs[i], embedding[i],
                              trajectory[i], float(rates[i]), w.flags,
                              None if rhythm is None else rhythm[i],
-                             None if rhythm_probs is None else rhythm_probs[i])
+                             None if rhythm_probs is None else rhythm_probs[i], beats[i], rr_probs[i])
                 for i, w in enumerate(batch)]
 
-    def _rhythm_features(self, batch: list[PendingWindow], rows: np.ndarray, cols: np.ndarray,
-                         known: Container[int]) -> np.ndarray:
-        """Each window's RR features from its stream's tracker (windows of a stream arrive in order)."""
+    def _track(self, batch: list[PendingWindow], rows: np.ndarray, cols: np.ndarray,
+               known: Container[int]) -> tuple[np.ndarray | None, list[np.ndarray]]:
+        """Each window's new beats and, with a rhythm head, its RR features, from its stream's tracker.
+
+        Windows of a stream arrive in order.
+        """
         bounds = np.searchsorted(rows, np.arange(len(batch) + 1))
-        out = []
+        context = self.model.rhythm_context
+        feats, beats = [], []
         for i, w in enumerate(batch):
             tracker = self._trackers.get(w.stream_id)
             if tracker is None:
-                tracker = RhythmTracker(self.config.fs, self.config.window, **self.model.rhythm_context)
+                tracker = RhythmTracker(self.config.fs, self.config.window, **(context or {}))
                 if w.stream_id in known:
                     self._trackers[w.stream_id] = tracker
-            out.append(tracker.update(w.end_index, cols[bounds[i] : bounds[i + 1]]))
-        return np.stack(out)
+            feats.append(tracker.update(w.end_index, cols[bounds[i] : bounds[i + 1]], context is not None))
+            beats.append(tracker.new_beats)
+        return (np.stack(feats) if context is not None else None), beats
+
+    def _rr_model(self, batch: list[PendingWindow], beats: list[np.ndarray],
+                  known: Container[int]) -> list[np.ndarray | None]:
+        """The RR model's latest decision per window: new beats → RR windows of all streams → one call."""
+        rr_windows, owner = [], []
+        for i, w in enumerate(batch):
+            state = self._rr.get(w.stream_id)
+            if state is None:
+                state = (RrFeatureStream(self.config.fs), [None])
+                if w.stream_id in known:
+                    self._rr[w.stream_id] = state
+            win, _ = state[0].push_windows(beats[i])
+            rr_windows.append(win)
+            owner += [i] * len(win)
+        out: list[np.ndarray | None] = []
+        if owner:
+            p = self.model.rr_rhythm.probs(window_features(np.concatenate(rr_windows)))
+            last = {i: p[k] for k, i in enumerate(owner)}  # each window's newest decision
+        else:
+            last = {}
+        for i, w in enumerate(batch):
+            state = self._rr.get(w.stream_id)
+            if i in last and state is not None:
+                state[1][0] = last[i]
+            out.append(last.get(i, state[1][0] if state is not None else None))
+        return out

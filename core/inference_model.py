@@ -24,6 +24,7 @@ class InferenceModel:
     contract: ModelContract | None = None  # the bundle's signal path (engines.contract)
     rhythm_context: dict | None = None  # {"context_s", "guard_s"} of the rhythm head's RR features
     episodes: EpisodeSettings | None = None  # the episode detector's settings (None: core.events' defaults)
+    rr_rhythm = None  # core.beat_analysis.RrRhythm: the bundle's RR rhythm model over the stream's beats
 
     def infer(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return probs (B, 4), embedding (B, D), trajectory (B, 2) for a batch of normalised windows."""

@@ -26,6 +26,8 @@ class WindowResult:
     flags: frozenset[str] = field(default_factory=frozenset)  # input quality: "nan_filled", "flat", ...
     rhythm: np.ndarray | None = None  # (R,) RR features of the last minute (core.rhythm), with a rhythm head
     rhythm_probs: np.ndarray | None = None  # (4,) class probabilities with rhythm context (the alarm input)
+    beats: np.ndarray | None = None  # model-rate indices of the beats this window added to its stream
+    rr_probs: np.ndarray | None = None  # (3,) p(sinus, AF, other) of the RR model's latest decision
 
     @property
     def latency_ms(self) -> float:

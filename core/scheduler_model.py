@@ -46,6 +46,11 @@ class PipelineModel(InferenceModel):
                                  "retrain the bundle or use the code it was trained with")
             self.rhythm = RhythmHeadEngine(bundle)
             self.rhythm_context = {"context_s": spec.context_s, "guard_s": spec.guard_s}
+        self.rr_rhythm = None
+        if bundle.rr_model is not None:
+            from core.beat_analysis import RrRhythm
+
+            self.rr_rhythm = RrRhythm(bundle)
 
     def infer(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return probs (B, 4), embedding (B, D), trajectory (B, 2)."""
