@@ -3,8 +3,11 @@
 For each record: `<record>.<ext>` WFDB rhythm annotations (at the record's own sample numbers),
 `<record>_windows.csv` (per-window time, class probabilities, heart rate), `<record>_summary.json` (AF
 burden, episodes, heart-rate statistics, signal quality, speed) and `<record>_report.png`; plus
-`analysis.json` listing every record analysed or skipped. An unreadable record is reported with the
-reason and skipped. Exit status: 0 when at least one record was analysed, 1 when none could be, 2 for
+`<record>.beats` (the R-peaks the monitor detected, WFDB beat annotations) and `analysis.json` listing
+every record analysed or skipped. With `--beats EXT` the rhythm comes from the beat annotations
+`<record>.EXT` and the header alone (the RR rhythm model, docs/rhythm.md): `<record>.<ext>`,
+`<record>_rhythm.csv`, `<record>_summary.json` and `<record>_report.png`. An unreadable record is
+reported with the reason and skipped. Exit status: 0 when at least one record was analysed, 1 when none could be, 2 for
 bad arguments or an unusable model.
 """
 
@@ -24,7 +27,6 @@ from app.headless import DEFAULT_MODEL
 log = logging.getLogger(__name__)
 
 
-
 def build_parser() -> argparse.ArgumentParser:
     """The analyze command line."""
     p = argparse.ArgumentParser(prog="dacl-monitor analyze",
@@ -37,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=str(DEFAULT_MODEL),
                    help="model bundle folder (default: the shipped one)")
     add_engine_args(p)
+    p.add_argument("--beats", metavar="EXT",
+                   help="analyse the rhythm from beat annotations only: <record>.EXT (e.g. qrs, atr, or the "
+                        "beats a signal analysis wrote) and the header, never the signal; runs the bundle's "
+                        "RR rhythm model")
     p.add_argument("--lead", help="lead name or index (default II / MLII / ECG, else the first)")
     p.add_argument("--ext", default="dacl", help="annotation file extension (default: dacl → 201.dacl)")
     p.add_argument("--max-batch", type=int, default=64, help="windows per inference call at most")
@@ -98,6 +104,107 @@ def analyze_paths(
     return run
 
 
+def analyze_beat_paths(
+    records: str | Path | list[Path],
+    out: str | Path,
+    rhythm,  # core.beat_analysis.RrRhythm
+    *,
+    beats: str,
+    extension: str = "dacl",
+    report: bool = True,
+    on_record: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Beats-only analysis of each record named by `records` into `out`; returns the run's JSON.
+
+    A record whose beat file or header cannot be used is logged and listed as skipped, with the reason.
+    """
+    from core.beat_analysis import analyze_beats, write_beat_outputs
+    from core.beats import BeatFileError, read_beats
+    from core.headless import machine
+    from core.records import list_records
+
+    paths = [Path(r) for r in records] if isinstance(records, list) else list_records(records)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    analysed: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    for i, path in enumerate(paths):
+        if on_record is not None:
+            on_record(path.name, i, len(paths))
+        path = path.with_suffix("") if path.suffix == ".hea" else path
+        try:
+            analysis = analyze_beats(read_beats(path, beats), rhythm)
+        except (BeatFileError, OSError, ValueError) as exc:
+            log.warning("skipping record %s: %s", path, exc)
+            skipped.append({"record": str(path), "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        extra = {}
+        if report:
+            from app.beat_report import write_beat_report
+
+            extra["report"] = write_beat_report(analysis, out / f"{path.name}_report.png")
+        files = write_beat_outputs(analysis, out, extension, extra)
+        analysed.append(json.loads(files["summary"].read_text()))
+    if on_record is not None:
+        on_record("", len(paths), len(paths))
+    run = {"records": analysed, "skipped": skipped, "annotation_extension": extension,
+           "input": f"beats ({beats})",
+           "backend": "onnxruntime CPU (RR rhythm model)", "machine": machine()}
+    (out / "analysis.json").write_text(json.dumps(run, indent=1) + "\n")
+    return run
+
+
+def main_beats(args: argparse.Namespace) -> int:
+    """`analyze --beats EXT`: the RR rhythm model on beat annotations, with a progress bar over records."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from core.beat_analysis import RrRhythm
+    from engines.bundle import load_bundle
+
+    console = Console(stderr=True)
+    try:
+        rhythm = RrRhythm(load_bundle(args.model))
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        console.print(f"[red]error:[/red] cannot load the RR rhythm model of {args.model}: {exc}")
+        return 2
+    t0 = time.perf_counter()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("records", total=None)
+            run = analyze_beat_paths(args.records, args.out, rhythm, beats=args.beats, extension=args.ext,
+                                     report=not args.no_report,
+                                     on_record=lambda n, i, t: bar.update(task, completed=i, total=t,
+                                                                          description=f"records ({n})"))
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    wall = time.perf_counter() - t0
+    total = sum(s["duration_s"] for s in run["records"])
+    for s in run["records"]:
+        console.print(f"{s['record']}: {s['beats']:,} beats, {len(s['af_episodes'])} AF episode(s), "
+                      f"AF burden {100 * s['af_burden']:.1f} %, {s['x_real_time']:,.0f}× real time")
+    for s in run["skipped"]:
+        console.print(f"[yellow]skipped[/yellow] {s['record']}: {s['error']}")
+    console.print(f"{len(run['records'])} analysed, {len(run['skipped'])} skipped → {args.out} "
+                  f"({total / 3600:.1f} h of beats in {wall:.1f} s, "
+                  f"{total / max(wall, 1e-9):,.0f}× real time)")
+    _emit_json(run, args.json)
+    return 0 if run["records"] else 1
+
+
+def _emit_json(run: dict[str, Any], target: str | None) -> None:
+    if target:
+        text = json.dumps(run, indent=1) + "\n"
+        if target == "-":
+            sys.stdout.write(text)
+        else:
+            Path(target).write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `dacl-monitor analyze`; return the exit status (0 ok, 1 nothing analysed, 2 bad input)."""
     from rich.console import Console
@@ -107,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
+    if args.beats:
+        return main_beats(args)
     console = Console(stderr=True)
     lead = parse_lead(args.lead)
     try:
@@ -142,12 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in run["skipped"]:
         console.print(f"[yellow]skipped[/yellow] {s['record']}: {s['error']}")
     console.print(f"{len(run['records'])} analysed, {len(run['skipped'])} skipped → {args.out}")
-    if args.json:
-        text = json.dumps(run, indent=1) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            Path(args.json).write_text(text)
+    _emit_json(run, args.json)
     return 0 if run["records"] else 1
 
 

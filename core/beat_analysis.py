@@ -111,7 +111,8 @@ def rr_episodes_of(beats: np.ndarray, fs: float, model: RrRhythm, end: int) -> l
     feats, centres = rr_feature_matrix(beats, fs)
     if len(feats) == 0:
         return []
-    return beat_episodes(centres, model.probs(feats)[:, 1], model.settings, end)
+    return beat_episodes(centres, model.probs(feats)[:, 1], model.settings, end,
+                         feats[:, FEATURES.index("invalid")])
 
 
 def analyze_beats(record: BeatRecord, model: RrRhythm) -> BeatAnalysis:
@@ -119,7 +120,8 @@ def analyze_beats(record: BeatRecord, model: RrRhythm) -> BeatAnalysis:
     t0 = time.perf_counter()
     feats, centres = rr_feature_matrix(record.samples, record.fs)
     probs = model.probs(feats)
-    episodes = beat_episodes(centres, probs[:, 1], model.settings, record.n_samples)
+    episodes = beat_episodes(centres, probs[:, 1], model.settings, record.n_samples,
+                             feats[:, FEATURES.index("invalid")])
     heart_rate = 60.0 / np.exp(feats[:, FEATURES.index("log_median_rr")].astype(np.float64))
     return BeatAnalysis(record, centres, probs, heart_rate, episodes, model.settings,
                         time.perf_counter() - t0)

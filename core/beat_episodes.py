@@ -1,11 +1,13 @@
 """AF episodes at beat resolution from the RR rhythm model's per-beat AF probability.
 
 The probability is averaged over the last `smooth` decisions, then a hysteresis detector starts an episode
-after `k_on` consecutive averages ≥ `on` and ends it after `k_off` consecutive averages < `off`. Each
-average is placed at the centre beat of what it saw (the decision's centre beat, `smooth // 2` decisions
-back), and an episode starts or ends there: onsets and offsets land on beats, where the rhythm changed,
-not where the detector became sure. One class serves live streams (`update`) and whole records (`run`),
-so both give the same episodes. The settings travel in the bundle's manifest ("rr_episodes"), chosen by
+after `k_on` consecutive averages ≥ `on` and ends it after `k_off` consecutive averages < `off`. The change
+is placed where a clean step of the probability would have put the first of those averages past the
+threshold (`onset_lag`), at that decision's centre beat: onsets and offsets land on beats, where the
+rhythm changed, not where the detector became sure. One class serves live streams (`update`) and whole records (`run`),
+so both give the same episodes. Decisions over unreliable beats (many RR intervals outside 0.2-3 s: a
+detector that lost the signal) are skipped, so an episode neither starts nor ends inside a dropout. The
+settings travel in the bundle's manifest ("rr_episodes"), chosen by
 leave-records-out EC57 cross-validation (training/rr_model.py).
 """
 
@@ -27,6 +29,7 @@ class BeatEpisodeSettings:
     smooth: int = 32
     k_on: int = 16
     k_off: int = 16
+    max_invalid: float = 1.0  # decisions with more of their RR intervals outside 0.2-3 s are skipped
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.off <= self.on <= 1.0:
@@ -40,10 +43,10 @@ class BeatEpisodeSettings:
     def from_manifest(cls, block: Mapping) -> BeatEpisodeSettings:
         """Settings from a manifest's "rr_episodes" block (extra keys such as "cv" are notes)."""
         known = {f.name for f in fields(cls)}
-        missing = sorted(known - set(block))
+        missing = sorted(known - set(block) - {"max_invalid"})
         if missing:
             raise ValueError(f"manifest rr_episodes lacks field(s) {missing}")
-        return cls(**{k: block[k] for k in known})
+        return cls(**{k: block[k] for k in known if k in block})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,29 +58,35 @@ class BeatEpisodeDetector:
     def __init__(self, settings: BeatEpisodeSettings) -> None:
         self.settings = s = settings
         self._p: deque[float] = deque(maxlen=s.smooth)
-        self._centres: deque[int] = deque(maxlen=s.smooth // 2 + 1)
+        self._centres: deque[int] = deque(maxlen=s.smooth + 1)
         self._sum = 0.0
         self.active = False
         self._run = 0
         self._run_start = 0
         self.onset: int | None = None  # sample where the running episode began
 
-    def update(self, centre: int, p: float) -> tuple[str, int] | None:
-        """Feed one decision; return ("start" | "end", sample) when it confirms a change."""
+    def update(self, centre: int, p: float, invalid: float = 0.0) -> tuple[str, int] | None:
+        """Feed one decision; return ("start" | "end", sample) when it confirms a change.
+
+        `invalid`: the share of the decision's RR intervals outside 0.2-3 s (core.rr_features' "invalid");
+        above `max_invalid` the beats are too unreliable to decide anything and the state holds.
+        """
         s = self.settings
+        if invalid > s.max_invalid:
+            return None
         if len(self._p) == s.smooth:
             self._sum -= self._p[0]
         self._p.append(float(p))
         self._sum += float(p)
         self._centres.append(int(centre))
         mean = self._sum / len(self._p)
-        at = self._centres[0]  # the centre of what this average saw
         toward = mean < s.off if self.active else mean >= s.on
         if not toward:
             self._run = 0
             return None
-        if self._run == 0:
-            self._run_start = at
+        if self._run == 0:  # where the rhythm changed, were this the first average past the threshold
+            lag = onset_lag(s, not self.active)
+            self._run_start = self._centres[max(0, len(self._centres) - 1 - lag)]
         self._run += 1
         if self._run < (s.k_off if self.active else s.k_on):
             return None
@@ -89,13 +98,15 @@ class BeatEpisodeDetector:
         self.onset = None
         return "end", self._run_start
 
-    def run(self, centres: np.ndarray, p_af: np.ndarray, end: int) -> list[tuple[int, int]]:
+    def run(self, centres: np.ndarray, p_af: np.ndarray, end: int,
+            invalid: np.ndarray | None = None) -> list[tuple[int, int]]:
         """Episodes [start, end) of a whole sequence of decisions; one still running ends at `end`."""
         out: list[tuple[int, int]] = []
         start = None
-        for c, p in zip(np.asarray(centres).tolist(), np.asarray(p_af, dtype=np.float64).tolist(),
-                        strict=True):
-            event = self.update(c, p)
+        inv = np.zeros(len(p_af)) if invalid is None else np.asarray(invalid, dtype=np.float64)
+        for c, p, v in zip(np.asarray(centres).tolist(), np.asarray(p_af, dtype=np.float64).tolist(),
+                           inv.tolist(), strict=True):
+            event = self.update(c, p, v)
             if event is None:
                 continue
             kind, sample = event
@@ -110,7 +121,7 @@ class BeatEpisodeDetector:
 
 
 def beat_episodes(centres: np.ndarray, p_af: np.ndarray, settings: BeatEpisodeSettings,
-                  end: int) -> list[tuple[int, int]]:
+                  end: int, invalid: np.ndarray | None = None) -> list[tuple[int, int]]:
     """AF episodes [start, end) of one record's decisions, as BeatEpisodeDetector.run gives them.
 
     Vectorised (whole 24 h records, and the cross-validation's grid of settings): the running mean and
@@ -119,13 +130,17 @@ def beat_episodes(centres: np.ndarray, p_af: np.ndarray, settings: BeatEpisodeSe
     s = settings
     centres = np.asarray(centres, dtype=np.int64)
     p = np.asarray(p_af, dtype=np.float64)
+    if invalid is not None:  # skipped decisions: the state holds across them (BeatEpisodeDetector.update)
+        keep = np.asarray(invalid, dtype=np.float64) <= s.max_invalid
+        centres, p = centres[keep], p[keep]
     if p.size == 0:
         return []
     c = np.cumsum(np.r_[0.0, p])
     idx = np.arange(p.size)
     lo = np.maximum(0, idx - s.smooth + 1)
     mean = (c[idx + 1] - c[lo]) / (idx + 1 - lo)
-    at = centres[np.maximum(0, idx - s.smooth // 2)]
+    at_on = centres[np.maximum(0, idx - onset_lag(s, True))]
+    at_off = centres[np.maximum(0, idx - onset_lag(s, False))]
     on_conf = np.flatnonzero(_runs(mean >= s.on, s.k_on))
     off_conf = np.flatnonzero(_runs(mean < s.off, s.k_off))
     out: list[tuple[int, int]] = []
@@ -135,18 +150,29 @@ def beat_episodes(centres: np.ndarray, p_af: np.ndarray, settings: BeatEpisodeSe
         if i == on_conf.size:
             break
         e = int(on_conf[i])
-        start = int(at[e - s.k_on + 1])
+        start = int(at_on[e - s.k_on + 1])
         j = np.searchsorted(off_conf, e + 1)
         if j == off_conf.size:
             if end > start:
                 out.append((start, int(end)))
             break
         f = int(off_conf[j])
-        stop = int(at[f - s.k_off + 1])
+        stop = int(at_off[f - s.k_off + 1])
         if stop > start:
             out.append((start, stop))
         pos = f + 1
     return out
+
+
+def onset_lag(s: BeatEpisodeSettings, starting: bool) -> int:
+    """Decisions from a change of rhythm to the first mean past the threshold (a clean step of p).
+
+    The mean of the last `smooth` decisions reaches `on` `on × smooth` decisions after a step from 0 to
+    1, and falls below `off` `(1 − off) × smooth` decisions after a step down: the change is placed that
+    far back, not at the centre of the averaging window (which put onsets late and offsets early by
+    |threshold − ½| × smooth).
+    """
+    return round((s.on if starting else 1.0 - s.off) * s.smooth) if s.smooth > 1 else 0
 
 
 def _runs(flag: np.ndarray, k: int) -> np.ndarray:

@@ -42,15 +42,24 @@ def _acf(x: np.ndarray, lag: int) -> np.ndarray:
     return np.where(den > 1e-12, num / np.maximum(den, 1e-12), 0.0)
 
 
+def _pct(sorted_rows: np.ndarray, q: float) -> np.ndarray:
+    """np.percentile(..., q, axis=1) (linear) of rows already sorted: one sort serves every quantile."""
+    pos = q / 100.0 * (sorted_rows.shape[1] - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, sorted_rows.shape[1] - 1)
+    return sorted_rows[:, lo] + (pos - lo) * (sorted_rows[:, hi] - sorted_rows[:, lo])
+
+
 def _scale_features(x: np.ndarray) -> np.ndarray:
     """(M, len(SCALE_FEATURES)) features of (M, n) windows of RR intervals divided by their median."""
     m, n = x.shape
     d = np.diff(x, axis=1)
     ad = np.abs(d)
     keep = max(1, int(round(0.9 * ad.shape[1])))
-    trimmed = np.partition(ad, keep - 1, axis=1)[:, :keep]
-    q25, q75 = np.percentile(x, [25, 75], axis=1)
-    d25, d50, d75 = np.percentile(ad, [25, 50, 75], axis=1)
+    xs, ads = np.sort(x, axis=1), np.sort(ad, axis=1)
+    trimmed = ads[:, :keep]
+    q25, q75 = _pct(xs, 25), _pct(xs, 75)
+    d25, d50, d75 = _pct(ads, 25), _pct(ads, 50), _pct(ads, 75)
     bins = np.clip(np.searchsorted(_BINS, x, side="right") - 1, 0, len(_BINS) - 2)
     nb = len(_BINS) - 1
     counts = np.bincount((np.arange(m)[:, None] * nb + bins).ravel(), minlength=m * nb).reshape(m, nb)
@@ -82,7 +91,7 @@ def window_features(windows: np.ndarray) -> np.ndarray:
         return np.empty((0, len(FEATURES)), np.float32)
     invalid = ((windows < RR_CLIP_S[0]) | (windows > RR_CLIP_S[1])).mean(axis=1)
     w = np.clip(windows, *RR_CLIP_S)
-    med = np.median(w, axis=1, keepdims=True)
+    med = _pct(np.sort(w, axis=1), 50)[:, None]
     x = w / med
     lo = (N_INTERVALS - CENTRE) // 2
     return np.concatenate([np.log(med), invalid[:, None], _scale_features(x),

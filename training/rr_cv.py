@@ -9,6 +9,7 @@ patient gets). The anchor (core.rr_irregularity, Dash 2009) runs on the same bea
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from core.ec57 import af_reference
+from core.rr_features import FEATURES
 from core.rr_irregularity import rr_af_intervals
 from training.rr_data import ErrorProfile, record_features
 from training.rr_model import Scored, TrainConfig, choose_settings, measures, predict, score_grid, train_model
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 MITDB_AF = ("201", "203", "210", "222")
 TRAIN_SOURCES = {"ltafdb": ("qrs", "atr", "atr+errors"), "mitdb": ("atr", "atr+errors")}
 EVAL_SOURCES = {"ltafdb": ("qrs", "atr+errors"), "mitdb": ("atr", "atr+errors")}
-TRAIN_STRIDE = 8  # every 8th decision of each training sequence (neighbours are nearly identical)
+TRAIN_STRIDE = 4  # every 4th decision of each training sequence (neighbours are nearly identical)
 MITDB_WEIGHT = 8.0  # a MIT-BIH beat counts this much: 24 half-hours of hard ectopy against 1,500 h of Holter
 
 
@@ -81,9 +83,15 @@ def training_rows(corpus: Corpus, members: list[tuple[str, str]], cache: Path | 
 
 
 def reference(corpus: Corpus, db: str, rec: str, n_samples: int) -> list[tuple[int, int]]:
+    """The record's reference AF intervals (read once per process: a 24 h .atr takes a second)."""
+    return _reference(corpus.roots[db] / rec, n_samples)
+
+
+@functools.cache
+def _reference(path: Path, n_samples: int) -> list[tuple[int, int]]:
     import wfdb
 
-    ann = wfdb.rdann(str(corpus.roots[db] / rec), "atr")
+    ann = wfdb.rdann(str(path), "atr")
     return af_reference(ann.sample, ann.symbol, ann.aux_note, n_samples)
 
 
@@ -110,10 +118,11 @@ def cross_validate(corpus: Corpus, cache: Path | None, k: int = 5, seed: int = 0
                 p = predict(model, d["features"])[:, 1]
                 if oof_dir is not None:
                     oof_dir.mkdir(parents=True, exist_ok=True)
-                    np.savez(oof_dir / f"{db}_{rec}_{source.replace('+', '_')}.npz", centres=d["centres"], p=p,
-                             n=n, fs=float(d["fs"]), fold=f)
+                    name = f"{db}_{rec}_{source.replace('+', '_')}.npz"
+                    np.savez(oof_dir / name, centres=d["centres"], p=p, n=n, fs=float(d["fs"]), fold=f)
                 scored.setdefault((db, source), []).append(
-                    Scored(f"{db}/{rec}", d["centres"], p, reference(corpus, db, rec, n), n, float(d["fs"])))
+                    Scored(f"{db}/{rec}", d["centres"], p, reference(corpus, db, rec, n), n, float(d["fs"]),
+                           d["features"][:, FEATURES.index("invalid")]))
         if progress:
             progress(f"fold {f + 1}/{k}: trained on {len(x):,} rows")
     primary = [scored[("ltafdb", "qrs")], scored.get(("mitdb", "atr+errors"), [])]
@@ -134,21 +143,32 @@ def cross_validate(corpus: Corpus, cache: Path | None, k: int = 5, seed: int = 0
     return result
 
 
-def anchor(corpus: Corpus, cache: Path | None, profile: ErrorProfile) -> dict:
-    """The textbook RR detector on the evaluation beat sequences (LTAFDB .qrs, MIT-BIH .atr, with errors)."""
+def anchor(corpus: Corpus, cache: Path | None, profile: ErrorProfile,
+           sources: dict[str, tuple[str, ...]] | None = None) -> dict:
+    """The textbook RR detector on evaluation beat sequences (default: LTAFDB .qrs and MIT-BIH .atr).
+
+    Its intervals are cached in `cache` (they depend on the beats only), as it takes seconds a record.
+    """
     from core.beats import read_header
     from training.rr_data import source_beats
 
+    sources = sources or {"ltafdb": ("qrs",), "mitdb": ("atr", "atr+errors")}
     out = {}
     for db, recs in corpus.records.items():
-        for source in EVAL_SOURCES[db]:
+        for source in sources.get(db, ()):
             scores = []
             for rec in recs:
                 path = corpus.roots[db] / rec
                 fs, n = read_header(path)
                 beats = source_beats(path, source, profile)
                 n = max(n, int(beats[-1]) + 1)
-                det = rr_af_intervals(beats, fs)
+                key = cache / f"anchor_{db}_{rec}_{source.replace('+', '_')}.npy" if cache else None
+                if key is not None and key.is_file():
+                    det = [tuple(map(int, x)) for x in np.load(key)]
+                else:
+                    det = rr_af_intervals(beats, fs)
+                    if key is not None:
+                        np.save(key, np.array(det, dtype=np.int64).reshape(-1, 2))
                 s = Scored(f"{db}/{rec}", np.empty(0), np.empty(0), reference(corpus, db, rec, n), n, fs)
                 scores.append(s.score_intervals(det))
             out[f"{db}/{source}"] = measures(scores)

@@ -44,8 +44,8 @@ class RrRhythmNet(nn.Module):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    hidden: int = 64
-    epochs: int = 4
+    hidden: int = 128
+    epochs: int = 6
     batch: int = 2048
     lr: float = 3e-3
     weight_decay: float = 1e-4
@@ -91,9 +91,9 @@ def predict(model: RrRhythmNet, x: np.ndarray) -> np.ndarray:
     return model(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
 
 
-SETTINGS_GRID = [BeatEpisodeSettings(on=on, off=off, smooth=sm, k_on=k, k_off=k)
-                 for on, off, sm, k in itertools.product((0.5, 0.6, 0.7), (0.3, 0.4, 0.5), (16, 32, 64),
-                                                         (8, 16, 32)) if off <= on]
+SETTINGS_GRID = [BeatEpisodeSettings(on=on, off=off, smooth=sm, k_on=k, k_off=k, max_invalid=mi)
+                 for on, off, sm, k, mi in itertools.product((0.5, 0.6, 0.7), (0.4, 0.5), (64, 128, 256),
+                                                             (16, 32), (1.0, 0.05)) if off <= on]
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,10 @@ class Scored:
     reference: list[tuple[int, int]]
     n_samples: int
     fs: float
+    invalid: np.ndarray | None = None  # each decision's share of RR intervals outside 0.2-3 s
 
     def score(self, settings: BeatEpisodeSettings) -> RecordScore:
-        det = beat_episodes(self.centres, self.p_af, settings, self.n_samples)
+        det = beat_episodes(self.centres, self.p_af, settings, self.n_samples, self.invalid)
         return score_record(self.name, self.reference, det, self.n_samples, self.fs)
 
     def score_intervals(self, detected: Sequence[tuple[int, int]]) -> RecordScore:

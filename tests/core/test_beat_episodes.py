@@ -40,6 +40,20 @@ def test_vectorised_equals_live_detector(seed, smooth, k_on, k_off, on, gap):
     n = int(rng.integers(1, 500))
     p = np.clip(np.repeat(rng.random(n // 25 + 1), 25)[:n] + rng.normal(0, 0.2, n), 0, 1)
     centres = np.cumsum(rng.integers(40, 200, n))
-    s = BeatEpisodeSettings(on=on, off=max(0.0, on - gap), smooth=smooth, k_on=k_on, k_off=k_off)
+    invalid = np.where(rng.random(n) < 0.1, rng.random(n), 0.0)
+    s = BeatEpisodeSettings(on=on, off=max(0.0, on - gap), smooth=smooth, k_on=k_on, k_off=k_off,
+                            max_invalid=float(rng.choice([1.0, 0.3])))
     end = int(centres[-1]) + 7
-    assert BeatEpisodeDetector(s).run(centres, p, end) == beat_episodes(centres, p, s, end)
+    live = BeatEpisodeDetector(s).run(centres, p, end, invalid)
+    assert live == beat_episodes(centres, p, s, end, invalid)
+
+
+def test_a_dropout_neither_starts_nor_ends_an_episode():
+    centres = np.arange(1000) * 100
+    p = np.ones(1000)
+    invalid = np.zeros(1000)
+    p[400:600], invalid[400:600] = 0.0, 0.5  # the detector lost the signal: nothing to decide on
+    s = BeatEpisodeSettings(on=0.5, off=0.5, smooth=1, k_on=5, k_off=5, max_invalid=0.2)
+    assert beat_episodes(centres, p, s, 100_000, invalid) == [(0, 100_000)]
+    no_skip = BeatEpisodeSettings(smooth=1, k_on=5, k_off=5)
+    assert len(beat_episodes(centres, p, no_skip, 100_000, invalid)) == 2
