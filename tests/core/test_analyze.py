@@ -146,3 +146,28 @@ def test_a_lead_unlike_the_alarms_training_lead_is_named_in_the_summary_and_the_
         summary = analyze_record(v5, model).summary()
     assert summary["lead"] == "V5" and summary["lead_note"].startswith("lead V5: the AF alarms were fitted")
     assert any("record 100: lead V5" in r.getMessage() for r in caplog.records)
+
+
+def test_beats_and_rr_model_output_equal_offline_and_live(model):
+    """The beats analyze keeps = the offline detector's; each window's RR decision = the offline model's."""
+    need_data(MITBIH_100)
+    from core.record_beats import detector_beats
+    from core.rr_features import rr_feature_matrix
+
+    record = open_record(MITBIH_100)
+    record = dataclasses.replace(record, signal=record.signal[: 150 * 360])  # 2.5 min: ~180 beats
+    analysis = analyze_record(record, model)
+    np.testing.assert_array_equal(analysis.record_beats, detector_beats(record.signal, record.fs))
+    if model.rr_rhythm is None:
+        pytest.skip("the bundle has no RR rhythm model")
+    beats = np.unique(analysis.beats)
+    feats, centres = rr_feature_matrix(beats, model.fs)
+    probs = model.rr_rhythm.probs(feats)
+    newest = beats[64:]  # decision k is made when beat k + 64 arrives
+    for i, end in enumerate(analysis.end_index):
+        k = np.searchsorted(newest, end - 0.5 * model.fs, side="left") - 1  # beats before the guard
+        if k < 0:
+            assert np.isnan(analysis.rr_probs[i]).all()
+        else:
+            np.testing.assert_allclose(analysis.rr_probs[i], probs[k], atol=1e-6)
+    assert np.isfinite(analysis.rr_probs[-1]).all() and analysis.rr_probs[-1][0] > 0.9  # record 100 is sinus
