@@ -7,8 +7,8 @@ burden, episodes, heart-rate statistics, signal quality, speed) and `<record>_re
 every record analysed or skipped. With `--beats EXT` the rhythm comes from the beat annotations
 `<record>.EXT` and the header alone (the RR rhythm model, docs/rhythm.md): `<record>.<ext>`,
 `<record>_rhythm.csv`, `<record>_summary.json` and `<record>_report.png`. An unreadable record is
-reported with the reason and skipped. Exit status: 0 when at least one record was analysed, 1 when none could be, 2 for
-bad arguments or an unusable model.
+reported with the reason and skipped. Exit status: 0 when at least one record was analysed, 1 when none
+could be, 2 for bad arguments or an unusable model.
 """
 
 from __future__ import annotations
@@ -53,6 +53,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _each_record(paths: list[Path], analyse: Callable, write: Callable[..., dict[str, Path]],
+                 errors: tuple[type[BaseException], ...],
+                 on_record: Callable[[str, int, int], None] | None) -> tuple[list, list]:
+    """Analyse and write each record; one that raises `errors` is logged and listed as skipped."""
+    analysed: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    for i, path in enumerate(paths):
+        if on_record is not None:
+            on_record(path.name, i, len(paths))
+        try:
+            analysis = analyse(path)
+        except errors as exc:
+            log.warning("skipping record %s: %s", path, exc)
+            skipped.append({"record": str(path), "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        analysed.append(json.loads(write(analysis)["summary"].read_text()))
+    return analysed, skipped
+
+
 def analyze_paths(
     records: str | Path | list[Path],
     out: str | Path,
@@ -79,25 +98,20 @@ def analyze_paths(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config = analysis_config(model, max_batch)
-    analysed: list[dict[str, Any]] = []
-    skipped: list[dict[str, str]] = []
-    for i, path in enumerate(paths):
-        if on_record is not None:
-            on_record(path.name, i, len(paths))
-        try:
-            record = open_record(path, lead)
-            analysis = analyze_record(record, model, config=config, progress=on_windows)  # bundle's episodes
-        except (RecordError, AnalysisError, OSError, ValueError) as exc:
-            log.warning("skipping record %s: %s", path, exc)
-            skipped.append({"record": str(path), "error": f"{type(exc).__name__}: {exc}"})
-            continue
+
+    def analyse(path: Path):
+        return analyze_record(open_record(path, lead), model, config=config, progress=on_windows)
+
+    def write(analysis) -> dict[str, Path]:
         extra = {}
         if report:
             from app.report import write_report
 
-            extra["report"] = write_report(analysis, out / f"{record.name}_report.png")
-        files = write_outputs(analysis, out, extension, extra)
-        analysed.append(json.loads(files["summary"].read_text()))
+            extra["report"] = write_report(analysis, out / f"{analysis.record.name}_report.png")
+        return write_outputs(analysis, out, extension, extra)
+
+    analysed, skipped = _each_record(paths, analyse, write, (RecordError, AnalysisError, OSError, ValueError),
+                                     on_record)
     run = {"records": analysed, "skipped": skipped, "annotation_extension": extension,
            "backend": model.backend, "machine": machine()}
     (out / "analysis.json").write_text(json.dumps(run, indent=1) + "\n")
@@ -124,27 +138,20 @@ def analyze_beat_paths(
     from core.records import list_records
 
     paths = [Path(r) for r in records] if isinstance(records, list) else list_records(records)
+    paths = [p.with_suffix("") if p.suffix == ".hea" else p for p in paths]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    analysed: list[dict[str, Any]] = []
-    skipped: list[dict[str, str]] = []
-    for i, path in enumerate(paths):
-        if on_record is not None:
-            on_record(path.name, i, len(paths))
-        path = path.with_suffix("") if path.suffix == ".hea" else path
-        try:
-            analysis = analyze_beats(read_beats(path, beats), rhythm)
-        except (BeatFileError, OSError, ValueError) as exc:
-            log.warning("skipping record %s: %s", path, exc)
-            skipped.append({"record": str(path), "error": f"{type(exc).__name__}: {exc}"})
-            continue
+
+    def write(analysis) -> dict[str, Path]:
         extra = {}
         if report:
             from app.beat_report import write_beat_report
 
-            extra["report"] = write_beat_report(analysis, out / f"{path.name}_report.png")
-        files = write_beat_outputs(analysis, out, extension, extra)
-        analysed.append(json.loads(files["summary"].read_text()))
+            extra["report"] = write_beat_report(analysis, out / f"{analysis.record.name}_report.png")
+        return write_beat_outputs(analysis, out, extension, extra)
+
+    analysed, skipped = _each_record(paths, lambda p: analyze_beats(read_beats(p, beats), rhythm), write,
+                                     (BeatFileError, OSError, ValueError), on_record)
     if on_record is not None:
         on_record("", len(paths), len(paths))
     run = {"records": analysed, "skipped": skipped, "annotation_extension": extension,

@@ -17,7 +17,6 @@ best estimate of when the rhythm changed.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 import time
@@ -30,7 +29,7 @@ import numpy as np
 
 from core.events import EpisodeSettings, EventLog, RhythmEvent, write_rhythm_annotations
 from core.records import PREFERRED_LEADS, EcgRecord
-from core.results import CLASS_CODES, WindowResult
+from core.results import CLASS_CODES, WindowResult, write_summary
 from core.scheduler import InferenceModel, SchedulerConfig
 from core.session import MonitoringSession
 from core.sources import WfdbReplaySource
@@ -84,15 +83,15 @@ class RecordAnalysis:
     flags: list[frozenset[str]]  # input-quality flags per window
     rhythm_probs: np.ndarray | None  # (n, 4) with rhythm context (the alarm input), when the model has it
     rhythm: np.ndarray | None  # (n, R) the RR features behind rhythm_probs (core.rhythm)
-    beats: np.ndarray  # model-rate indices of every beat the monitor detected (its R-peaks)
-    rr_probs: np.ndarray | None  # (n, 3) the RR model's latest p(sinus, AF, other) at each window
-    rr_episodes: list[tuple[int, int]] | None  # the RR model's AF episodes (record samples)
     events: list[RhythmEvent]
     episode_settings: EpisodeSettings
     expected_windows: int  # windows the record holds at this window and hop
     dropped: int  # windows the scheduler dropped (0 by construction with back-pressure)
     wall_s: float
     backend: str
+    beats: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # model-rate R-peaks detected
+    rr_probs: np.ndarray | None = None  # (n, 3) the RR model's latest p(sinus, AF, other) at each window
+    rr_episodes: list[tuple[int, int]] | None = None  # the RR model's AF episodes (record samples)
 
     def to_record_sample(self, model_index: np.ndarray | int) -> np.ndarray:
         """Model-rate sample indices → the record's own sample numbers (same instant, rounded)."""
@@ -321,8 +320,11 @@ def write_outputs(analysis: RecordAnalysis, out_dir: str | Path, extension: str 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = analysis.record.name
-    paths = {"annotations": _write_annotations(analysis, out, extension),
-             "beats": write_beats(analysis.record_beats, name, analysis.record.fs, out)}
+    paths = {"annotations": _write_annotations(analysis, out, extension)}
+    if analysis.beats.size:  # WFDB cannot write an empty annotation file (a flat line has no beats)
+        paths["beats"] = write_beats(analysis.record_beats, name, analysis.record.fs, out)
+    else:
+        log.warning("record %s: no beats detected; no %s.beats written", name, name)
     paths["windows"] = out / f"{name}_windows.csv"
     with paths["windows"].open("w", newline="") as f:
         writer = csv.writer(f)
@@ -337,14 +339,9 @@ def write_outputs(analysis: RecordAnalysis, out_dir: str | Path, extension: str 
                              f"{analysis.trajectory[i, 0]:.6f}", f"{analysis.trajectory[i, 1]:.6f}",
                              "|".join(sorted(analysis.flags[i])),
                              *((f"{p:.6f}" for p in rp[i]) if rp is not None else ()),
-                             *((f"{p:.6f}" if np.isfinite(p) else "" for p in rr[i])
-                               if rr is not None else ())])
+                             *((f"{p:.6f}" for p in rr[i]) if rr is not None else ())])  # nan: none yet
     paths.update(extra_files or {})
-    paths["summary"] = out / f"{name}_summary.json"
-    summary = analysis.summary()
-    summary["files"] = {k: str(v.name) for k, v in paths.items()}
-    paths["summary"].write_text(json.dumps(summary, indent=1) + "\n")
-    return paths
+    return write_summary(analysis.summary(), paths, out, name)
 
 
 def write_beats(samples: np.ndarray, record_name: str, fs: float, out: Path,

@@ -11,7 +11,6 @@ model's output at every beat (`<record>_rhythm.csv`) and a summary JSON (AF burd
 from __future__ import annotations
 
 import csv
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 from core.beat_episodes import BeatEpisodeSettings, beat_episodes
 from core.beats import BeatRecord
 from core.events import RhythmEvent, write_rhythm_annotations
+from core.results import write_summary
 from core.rr_features import FEATURES, N_INTERVALS, rr_feature_matrix
 
 RR_CLASS_NAMES = {"N": "sinus", "A": "AF", "O": "other rhythm"}
@@ -149,8 +149,4 @@ def write_beat_outputs(analysis: BeatAnalysis, out_dir: str | Path, extension: s
         csv.writer(f).writerow(["centre_sample", "centre_s", "p_sinus", "p_AF", "p_other", "heart_rate_bpm"])
         np.savetxt(f, table, fmt=["%d", "%.3f", "%.5f", "%.5f", "%.5f", "%.1f"], delimiter=",")
     paths.update(extra_files or {})
-    paths["summary"] = out / f"{rec.name}_summary.json"
-    summary = analysis.summary()
-    summary["files"] = {k: str(v.name) for k, v in paths.items()}
-    paths["summary"].write_text(json.dumps(summary, indent=1) + "\n")
-    return paths
+    return write_summary(analysis.summary(), paths, out, rec.name)

@@ -4,10 +4,10 @@ The probability is averaged over the last `smooth` decisions, then a hysteresis 
 after `k_on` consecutive averages ≥ `on` and ends it after `k_off` consecutive averages < `off`. The change
 is placed where a clean step of the probability would have put the first of those averages past the
 threshold (`onset_lag`), at that decision's centre beat: onsets and offsets land on beats, where the
-rhythm changed, not where the detector became sure. One class serves live streams (`update`) and whole records (`run`),
-so both give the same episodes. Decisions over unreliable beats (many RR intervals outside 0.2-3 s: a
-detector that lost the signal) are skipped, so an episode neither starts nor ends inside a dropout. The
-settings travel in the bundle's manifest ("rr_episodes"), chosen by
+rhythm changed, not where the detector became sure. One class serves live streams (`update`) and whole
+records (`run`), so both give the same episodes. Decisions over unreliable beats (many RR intervals
+outside 0.2-3 s: a detector that lost the signal) are skipped, so an episode neither starts nor ends
+inside a dropout. The settings travel in the bundle's manifest (`rr_model.episodes`), chosen by
 leave-records-out EC57 cross-validation (training/rr_model.py).
 """
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from engines.contract import CLASS_CODES, CLASS_NAMES  # the model's classes (the contract)
 
-__all__ = ["CLASS_CODES", "CLASS_NAMES", "STREAM_STATES", "StreamStatus", "WindowResult"]
+__all__ = ["CLASS_CODES", "CLASS_NAMES", "STREAM_STATES", "StreamStatus", "WindowResult", "write_summary"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +50,11 @@ class StreamStatus:
     state: str  # one of STREAM_STATES
     message: str = ""
     dropped_windows: int = 0
+
+
+def write_summary(summary: dict[str, Any], paths: dict[str, Path], out: Path, name: str) -> dict[str, Path]:
+    """Write an analysis' `<name>_summary.json`, listing the files written beside it; return all paths."""
+    paths["summary"] = out / f"{name}_summary.json"
+    summary["files"] = {k: str(v.name) for k, v in paths.items()}
+    paths["summary"].write_text(json.dumps(summary, indent=1) + "\n")
+    return paths

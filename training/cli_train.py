@@ -130,7 +130,9 @@ def _run(data: Path, out: Path, config: Path | None, device: str, quick: bool, f
     )
     console.print(metrics_table(f"validation ({len(va_idx)} records)", val))
     ltafdb = rhythm_stage_folder(data, "ltafdb")
-    if ltafdb is not None:  # the RR rhythm model from LTAFDB (+ MIT-BIH) beats, into the same bundle
+    if ltafdb is not None and quick:
+        console.print("--quick: no RR rhythm model (`dacl-train rr --bundle OUT` adds one)")
+    elif ltafdb is not None:  # the RR rhythm model from LTAFDB (+ MIT-BIH) beats, into the same bundle
         from training.cli_rhythm import DEFAULT_CACHE, add_rr_model
 
         add_rr_model(out, ltafdb, holter or rhythm_stage_folder(data, "mitdb"), DEFAULT_CACHE, 5, cfg.seed)
