@@ -55,8 +55,7 @@ def score(ref: np.ndarray, test: np.ndarray, fs: float, exclude: list[tuple[int,
     for a, b in exclude:
         ref, test = ref[(ref < a) | (ref > b)], test[(test < a) | (test > b)]
     c = compare_annotations(ref, test, round(MATCH_S * fs))
-    matched = c.matching_sample_nums[c.matched_ref_inds] if len(c.matched_ref_inds) else np.empty(0)
-    err = (test[c.matched_test_inds] - ref[c.matched_ref_inds]) / fs if len(c.matched_ref_inds) else matched
+    err = (test[c.matched_test_inds] - ref[c.matched_ref_inds]) / fs
     return {"ref": int(c.n_ref), "tp": int(c.tp), "fn": int(c.fn), "fp": int(c.fp),
             "se": c.tp / max(1, c.n_ref), "ppv": c.tp / max(1, c.tp + c.fp),
             "err_mean_ms": float(np.mean(err) * 1000) if len(err) else None,

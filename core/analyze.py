@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from core.events import EpisodeSettings, EventLog, RhythmEvent, write_rhythm_annotations
+from core.record_beats import to_record_samples
 from core.records import PREFERRED_LEADS, EcgRecord
 from core.results import CLASS_CODES, WindowResult, write_summary
 from core.scheduler import InferenceModel, SchedulerConfig
@@ -91,12 +92,11 @@ class RecordAnalysis:
     backend: str
     beats: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # model-rate R-peaks detected
     rr_probs: np.ndarray | None = None  # (n, 3) the RR model's latest p(sinus, AF, other) at each window
-    rr_episodes: list[tuple[int, int]] | None = None  # the RR model's AF episodes (record samples)
+    rr_episodes: list[tuple[int, int]] | None = None  # the RR model's AF episodes (model-rate samples)
 
     def to_record_sample(self, model_index: np.ndarray | int) -> np.ndarray:
         """Model-rate sample indices → the record's own sample numbers (same instant, rounded)."""
-        idx = np.asarray(model_index, dtype=np.float64)
-        return np.rint(idx * self.record.fs / self.model_fs).astype(np.int64)
+        return to_record_samples(model_index, self.record.fs, self.model_fs)
 
     @property
     def record_beats(self) -> np.ndarray:
@@ -159,9 +159,9 @@ class RecordAnalysis:
             "heart_rate_bpm": _stats(hr),
             "beats_detected": int(np.unique(self.beats).size),
             "rr_model": None if self.rr_episodes is None else {
-                "af_time_s": sum(b - a for a, b in self.rr_episodes) / rec.fs,
-                "af_episodes": [{"onset_s": a / rec.fs, "offset_s": b / rec.fs,
-                                 "duration_s": (b - a) / rec.fs} for a, b in self.rr_episodes],
+                "af_time_s": sum(b - a for a, b in self.rr_episodes) / self.model_fs,
+                "af_episodes": [{"onset_s": a / self.model_fs, "offset_s": b / self.model_fs,
+                                 "duration_s": (b - a) / self.model_fs} for a, b in self.rr_episodes],
                 "note": "the RR rhythm model on the detected beats alone; the alarm above is the rhythm "
                         "head's"},
             "signal_quality": {
@@ -278,9 +278,8 @@ def analyze_record(
     if model.rr_rhythm is not None:  # the beats-only rhythm of the monitor's own beats, by the same code
         from core.beat_analysis import rr_episodes_of
 
-        scale = record.fs / config.fs
-        rr_episodes = [(round(a * scale), round(b * scale)) for a, b in
-                       rr_episodes_of(beats, config.fs, model.rr_rhythm, round(record.n_samples / scale))]
+        end = round(record.n_samples * config.fs / record.fs)  # the record's end at the model rate
+        rr_episodes = rr_episodes_of(beats, config.fs, model.rr_rhythm, end)
     wall = time.monotonic() - t0
     return RecordAnalysis(
         record=record,

@@ -23,7 +23,7 @@ from core.beat_episodes import BeatEpisodeSettings, beat_episodes
 from core.beats import BeatRecord
 from core.events import RhythmEvent, write_rhythm_annotations
 from core.results import write_summary
-from core.rr_features import FEATURES, N_INTERVALS, rr_feature_matrix
+from core.rr_features import FEATURES, N_INTERVALS, RR_CLIP_S, rr_feature_matrix
 
 RR_CLASS_NAMES = {"N": "sinus", "A": "AF", "O": "other rhythm"}
 
@@ -69,7 +69,7 @@ class BeatAnalysis:
         fs = rec.fs
         af_s = sum(b - a for a, b in self.episodes) / fs
         rr = np.diff(rec.samples) / fs
-        ok = (rr >= 0.2) & (rr <= 3.0)
+        ok = (rr >= RR_CLIP_S[0]) & (rr <= RR_CLIP_S[1])
         hr = 60.0 / rr[ok] if ok.any() else np.empty(0)
         calls = np.argmax(self.probs, axis=1) if len(self.probs) else np.empty(0, int)
         return {

@@ -41,11 +41,11 @@ class BeatEpisodeSettings:
 
     @classmethod
     def from_manifest(cls, block: Mapping) -> BeatEpisodeSettings:
-        """Settings from a manifest's "rr_episodes" block (extra keys such as "cv" are notes)."""
+        """Settings from a manifest's "rr_model.episodes" block (extra keys such as "cv" are notes)."""
         known = {f.name for f in fields(cls)}
         missing = sorted(known - set(block) - {"max_invalid"})
         if missing:
-            raise ValueError(f"manifest rr_episodes lacks field(s) {missing}")
+            raise ValueError(f"manifest rr_model.episodes lacks field(s) {missing}")
         return cls(**{k: block[k] for k in known if k in block})
 
     def to_dict(self) -> dict:

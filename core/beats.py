@@ -79,18 +79,16 @@ def read_beats(record: str | Path, extension: str) -> BeatRecord:
         raise BeatFileError(f"{ann_path}: not a readable WFDB annotation file ({exc})") from exc
     keep = np.array([s in BEAT_SYMBOLS for s in ann.symbol], dtype=bool)
     samples = np.asarray(ann.sample, dtype=np.int64)[keep]
+    symbols = np.asarray(ann.symbol, dtype=object)[keep]
     if samples.size < 2:
         raise BeatFileError(f"{ann_path}: holds {samples.size} beat annotation(s); need at least 2")
     if np.any(np.diff(samples) < 0):
         raise BeatFileError(f"{ann_path}: beat annotations are not in time order")
-    dup = np.diff(samples) == 0
-    if dup.any():  # two symbols at one sample: one beat
-        log.warning("%s: %d beats share a sample with the one before; kept once", ann_path, int(dup.sum()))
-        keep_idx = np.r_[True, ~dup]
-        samples = samples[keep_idx]
-        symbols = tuple(np.asarray(ann.symbol, dtype=object)[keep][keep_idx])
-    else:
-        symbols = tuple(np.asarray(ann.symbol, dtype=object)[keep])
+    once = np.r_[True, np.diff(samples) > 0]
+    if not once.all():  # two symbols at one sample: one beat
+        log.warning("%s: %d beats share a sample with the one before; kept once", ann_path,
+                    int((~once).sum()))
+    samples, symbols = samples[once], tuple(symbols[once])
     if n <= 0:
         n = int(samples[-1]) + 1
     return BeatRecord(record.name, record, fs, max(n, int(samples[-1]) + 1), samples, symbols, extension)

@@ -35,12 +35,14 @@ class BatchRunner:
         needs_peaks = config.heart_rate or model.rhythm_context is not None or model.rr_rhythm is not None
         self.heart_rate = HeartRateEstimator(config.fs, device) if needs_peaks else None
         self._trackers: dict[int, RhythmTracker] = {}  # only the worker thread touches them
-        self._rr: dict[int, tuple[RrFeatureStream, list]] = {}  # RR model input and last output per stream
+        self._rr: dict[int, RrFeatureStream] = {}  # the RR model's input per stream
+        self._rr_last: dict[int, np.ndarray] = {}  # and its latest decision
 
     def forget(self, stream_id: int) -> None:
         """Drop a removed stream's RR history."""
         self._trackers.pop(stream_id, None)
         self._rr.pop(stream_id, None)
+        self._rr_last.pop(stream_id, None)
 
     def run(self, batch: list[PendingWindow], known: Container[int]) -> list[WindowResult]:
         """One WindowResult per window, stamped when it was done; raises what the model or detector raised.
@@ -95,23 +97,21 @@ class BatchRunner:
         """The RR model's latest decision per window: new beats → RR windows of all streams → one call."""
         rr_windows, owner = [], []
         for i, w in enumerate(batch):
-            state = self._rr.get(w.stream_id)
-            if state is None:
-                state = (RrFeatureStream(self.config.fs), [None])
+            stream = self._rr.get(w.stream_id)
+            if stream is None:
+                stream = RrFeatureStream(self.config.fs)
                 if w.stream_id in known:
-                    self._rr[w.stream_id] = state
-            win, _ = state[0].push_windows(beats[i])
+                    self._rr[w.stream_id] = stream
+            win, _ = stream.push_windows(beats[i])
             rr_windows.append(win)
             owner += [i] * len(win)
-        out: list[np.ndarray | None] = []
+        newest: dict[int, np.ndarray] = {}  # window → its newest decision
         if owner:
             p = self.model.rr_rhythm.probs(window_features(np.concatenate(rr_windows)))
-            last = {i: p[k] for k, i in enumerate(owner)}  # each window's newest decision
-        else:
-            last = {}
-        for i, w in enumerate(batch):
-            state = self._rr.get(w.stream_id)
-            if i in last and state is not None:
-                state[1][0] = last[i]
-            out.append(last.get(i, state[1][0] if state is not None else None))
+            newest = {i: p[k] for k, i in enumerate(owner)}
+        out: list[np.ndarray | None] = []
+        for i, w in enumerate(batch):  # in order: a stream's later window in the batch sees its earlier one's
+            if i in newest and w.stream_id in known:
+                self._rr_last[w.stream_id] = newest[i]
+            out.append(newest[i] if i in newest else self._rr_last.get(w.stream_id))
         return out

@@ -29,5 +29,5 @@ def detector_beats(signal: np.ndarray, fs: float, model_fs: float = MODEL_FS, wi
         return np.empty(0, np.int64)
     starts = np.arange(0, x.size - window + 1, hop)
     windows = np.lib.stride_tricks.sliding_window_view(x, window)[starts].astype(np.float32)
-    _, beats = offline_tracking(windows, starts + window, model_fs)
+    _, beats = offline_tracking(windows, starts + window, model_fs, features=False)
     return np.unique(to_record_samples(beats, fs, model_fs))

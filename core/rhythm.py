@@ -107,21 +107,23 @@ def offline_rhythm(windows: np.ndarray, ends: np.ndarray, fs: float, estimator=N
 
 
 def offline_tracking(windows: np.ndarray, ends: np.ndarray, fs: float, estimator=None,
-                     context_s: float = CONTEXT_S, guard_s: float = GUARD_S) -> tuple[np.ndarray, np.ndarray]:
+                     context_s: float = CONTEXT_S, guard_s: float = GUARD_S,
+                     features: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
     """The live tracker fed a stream's consecutive windows: (features at each end, every beat it kept).
 
-    Beats are model-rate sample indices, exactly those a live stream of the same windows detects.
+    Beats are model-rate sample indices, exactly those a live stream of the same windows detects. With
+    features=False only the beats are collected (features is None).
     """
     from core.heart_rate import HeartRateEstimator
 
     if not len(windows):
-        return np.empty((0, len(RHYTHM_FEATURES)), np.float32), np.empty(0, np.int64)
+        return np.empty((0, len(RHYTHM_FEATURES)), np.float32) if features else None, np.empty(0, np.int64)
     estimator = estimator or HeartRateEstimator(fs)
     tracker = RhythmTracker(fs, windows.shape[1], context_s, guard_s)
     rows, cols = estimator.peaks(windows)
     bounds = np.searchsorted(rows, np.arange(len(windows) + 1))
     feats, beats = [], []
     for i, e in enumerate(ends):
-        feats.append(tracker.update(int(e), cols[bounds[i] : bounds[i + 1]]))
+        feats.append(tracker.update(int(e), cols[bounds[i] : bounds[i + 1]], features))
         beats.append(tracker.new_beats)
-    return np.stack(feats), np.concatenate(beats)
+    return (np.stack(feats) if features else None), np.concatenate(beats)

@@ -57,17 +57,6 @@ class RrModelEngine:
         return self.session.run(["rr_probs"], {"rr_features": x})[0]
 
 
-class _Probs(nn.Module):
-    """The training module as the graph the bundle holds: features → softmax probabilities."""
-
-    def __init__(self, module: nn.Module) -> None:
-        super().__init__()
-        self.module = module
-
-    def forward(self, rr_features: torch.Tensor) -> torch.Tensor:
-        return self.module(rr_features)
-
-
 def write_rr_model(bundle_dir: str | Path, module: nn.Module, spec: Mapping[str, Any],
                    example: np.ndarray) -> dict[str, Any]:
     """Export `module` as rr_rhythm.onnx into a bundle and record it in its manifest (hashes renewed).
@@ -79,9 +68,9 @@ def write_rr_model(bundle_dir: str | Path, module: nn.Module, spec: Mapping[str,
     manifest_path = root / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     x = torch.from_numpy(np.ascontiguousarray(example, dtype=np.float32))
-    wrapped = _Probs(module).eval()
-    export_onnx_multi(wrapped, {"rr_features": x}, root / RR_ONNX, ("rr_probs",))
-    dev = max_ort_deviation(root / RR_ONNX, wrapped, {"rr_features": x.numpy()})
+    module = module.eval()  # forward(rr_features) → probabilities (B, 3), as training/rr_model.RrRhythmNet
+    export_onnx_multi(module, {"rr_features": x}, root / RR_ONNX, ("rr_probs",))
+    dev = max_ort_deviation(root / RR_ONNX, module, {"rr_features": x.numpy()})
     if dev > EXPORT_TOLERANCE:
         raise BundleError(f"exported RR model deviates from PyTorch by {dev:.3g} (> {EXPORT_TOLERANCE})")
     block = {**dict(spec), "onnx": RR_ONNX, "classes": list(RR_CLASSES),

@@ -197,7 +197,7 @@ def _rhythm_stage(data: Path, d, model, cfg: TrainConfig, params, va_idx, holter
     """The rhythm head on the validation records + Holter records, or None when it cannot be trained."""
     from training import rhythm_stage
 
-    holter = holter or (rhythm_stage.default_folder(data, "mitdb") if Path(data).is_dir() else None)
+    holter = holter or rhythm_stage_folder(data, "mitdb")
     if not cfg.rhythm or holter is None or d.loader is None:
         log.warning("no rhythm head: %s", "cfg.rhythm is off" if not cfg.rhythm else
                     "no Holter folder (--holter)" if holter is None else "no raw records to window")

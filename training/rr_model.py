@@ -35,11 +35,11 @@ class RrRhythmNet(nn.Module):
         self.net = nn.Sequential(nn.Linear(f, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                                  nn.Linear(hidden, n_classes))
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mean) / self.std)
+    def logits(self, rr_features: torch.Tensor) -> torch.Tensor:
+        return self.net((rr_features - self.mean) / self.std)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.logits(x), dim=-1)
+    def forward(self, rr_features: torch.Tensor) -> torch.Tensor:  # named as the bundle graph's input
+        return torch.softmax(self.logits(rr_features), dim=-1)
 
 
 @dataclass(frozen=True)
