@@ -64,11 +64,14 @@ class WindowTable:
     heart_rate: np.ndarray  # (n,) bpm, nan without beats
     trajectory: np.ndarray  # (n, 2)
     flags: tuple[str, ...]  # per window, "|"-joined names ('' when clean)
-    rhythm_probs: np.ndarray | None  # (n, 4) with 60 s rhythm context (the alarm input), when present
+    rhythm_probs: np.ndarray | None  # (n, 4) with 60 s rhythm context (the rhythm head), when present
+    fused_probs: np.ndarray | None = None  # (n, 4) the alarm model's (RR model + window), when present
 
     @property
     def alarm_probs(self) -> np.ndarray:
-        """What the AF alarm followed: the rhythm head's probabilities when present, else the window's."""
+        """What the AF alarm followed: the alarm model's, else the rhythm head's, else the window's."""
+        if self.fused_probs is not None:
+            return self.fused_probs
         return self.probs if self.rhythm_probs is None else self.rhythm_probs
 
     def __len__(self) -> int:
@@ -105,6 +108,7 @@ def read_windows(path: Path) -> WindowTable:
         return data[:, [at[n] for n in names]]
 
     rhythm = [f"rhythm_p_{c}" for c in CLASS_CODES]
+    alarm = [f"alarm_p_{c}" for c in CLASS_CODES]
     flags = head.index("flags") if "flags" in head else None
     return WindowTable(
         end_sample=columns("end_sample")[:, 0].astype(np.int64),
@@ -114,6 +118,7 @@ def read_windows(path: Path) -> WindowTable:
         trajectory=columns("trajectory_x", "trajectory_y"),
         flags=tuple(r[flags] if flags is not None else "" for r in body),
         rhythm_probs=columns(*rhythm) if all(c in at for c in rhythm) else None,
+        fused_probs=columns(*alarm) if all(c in at for c in alarm) else None,
     )
 
 

@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "beats a signal analysis wrote) and the header, never the signal; runs the bundle's "
                         "RR rhythm model")
     p.add_argument("--lead", help="lead name or index (default II / MLII / ECG, else the first)")
+    p.add_argument("--paced", action="store_true",
+                   help="the patient is paced (as marking a bed paced): the AF alarm rests on the beat "
+                        "sequence, and the summary and report say so")
     p.add_argument("--ext", default="dacl", help="annotation file extension (default: dacl → 201.dacl)")
     p.add_argument("--max-batch", type=int, default=64, help="windows per inference call at most")
     p.add_argument("--no-report", action="store_true", help="skip the PNG reports (faster on many records)")
@@ -83,6 +86,7 @@ def analyze_paths(
     report: bool = True,
     on_record: Callable[[str, int, int], None] | None = None,
     on_windows: Callable[[int, int], None] | None = None,
+    paced: bool = False,
 ) -> dict[str, Any]:
     """Analyse each record named by `records` (a record, a folder, or a list of records) into `out`.
 
@@ -100,7 +104,8 @@ def analyze_paths(
     config = analysis_config(model, max_batch)
 
     def analyse(path: Path):
-        return analyze_record(open_record(path, lead), model, config=config, progress=on_windows)
+        return analyze_record(open_record(path, lead), model, config=config, progress=on_windows,
+                              paced=paced)
 
     def write(analysis) -> dict[str, Path]:
         extra = {}
@@ -245,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
 
             run = analyze_paths(args.records, args.out, model, lead=lead, extension=args.ext,
                                 max_batch=args.max_batch, report=not args.no_report, on_record=on_record,
-                                on_windows=lambda d, n: bar.update(win_task, completed=d, total=n))
+                                on_windows=lambda d, n: bar.update(win_task, completed=d, total=n),
+                                paced=args.paced)
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2

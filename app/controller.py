@@ -193,6 +193,13 @@ class MonitorSession:
         except KeyError:
             pass
 
+    def set_paced(self, stream_id: int, paced: bool) -> None:
+        """Mark a bed paced (core.session.MonitoringSession.set_paced)."""
+        self.monitoring.set_paced(stream_id, paced)
+
+    def is_paced(self, stream_id: int) -> bool:
+        return self.monitoring.scheduler.is_paced(stream_id)
+
     def describe(self, stream_id: int) -> str:
         """One line for the status bar: what the stream is and its replay speed."""
         desc = self.descriptions.get(stream_id, f"stream {stream_id}")

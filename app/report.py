@@ -49,14 +49,15 @@ def write_report(analysis: RecordAnalysis, path: str | Path) -> Path:
     fig.suptitle(
         f"{rec.name}  ·  lead {rec.lead}  ·  {rec.duration_s / 60:.1f} min at {rec.fs:g} Hz  ·  "
         f"AF burden {100 * summary['af_burden']:.1f} %  ·  {len(episodes)} AF episode(s)  ·  "
-        f"median HR {hr_stats['median'] or float('nan'):.0f} bpm\n"
+        f"median HR {hr_stats['median'] or float('nan'):.0f} bpm"
+        f"{'  ·  PACED (marked by the user)' if analysis.paced else ''}\n"
         f"{len(analysis)} windows ({analysis.dropped} dropped) analysed in {analysis.wall_s:.1f} s "
         f"({summary['x_real_time']:.0f}× real time) on {analysis.backend}", fontsize=10)
 
     ax = fig.add_subplot(grid[0])
-    alarm = analysis.probs if analysis.rhythm_probs is None else analysis.rhythm_probs
-    ax.plot(minutes, alarm[:, CLASS_CODES.index(AF)], color="black", lw=0.7,
-            label="p(AF)" if analysis.rhythm_probs is None else "p(AF), 60 s rhythm context")
+    label = ("p(AF), RR model + window" if analysis.alarm_probs is not None else
+             "p(AF), 60 s rhythm context" if analysis.rhythm_probs is not None else "p(AF)")
+    ax.plot(minutes, analysis.alarm_input[:, CLASS_CODES.index(AF)], color="black", lw=0.7, label=label)
     for i, e in enumerate(episodes):
         ax.axvspan(e.onset_s / 60, e.offset_s / 60, color=AF_COLOUR, alpha=0.25, lw=0,
                    label="detected AF" if i == 0 else None)

@@ -93,6 +93,15 @@ class RecordAnalysis:
     beats: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # model-rate R-peaks detected
     rr_probs: np.ndarray | None = None  # (n, 3) the RR model's latest p(sinus, AF, other) at each window
     rr_episodes: list[tuple[int, int]] | None = None  # the RR model's AF episodes (model-rate samples)
+    alarm_probs: np.ndarray | None = None  # (n, 4) the alarm model's (RR model fused with the window)
+    paced: bool = False  # the record was analysed as a paced patient's (marked by the user)
+
+    @property
+    def alarm_input(self) -> np.ndarray:
+        """(n, 4) what the episode detector followed (as WindowResult.alarm_input)."""
+        if self.alarm_probs is not None:
+            return self.alarm_probs
+        return self.probs if self.rhythm_probs is None else self.rhythm_probs
 
     def to_record_sample(self, model_index: np.ndarray | int) -> np.ndarray:
         """Model-rate sample indices → the record's own sample numbers (same instant, rounded)."""
@@ -162,8 +171,8 @@ class RecordAnalysis:
                 "af_time_s": sum(b - a for a, b in self.rr_episodes) / self.model_fs,
                 "af_episodes": [{"onset_s": a / self.model_fs, "offset_s": b / self.model_fs,
                                  "duration_s": (b - a) / self.model_fs} for a, b in self.rr_episodes],
-                "note": "the RR rhythm model on the detected beats alone; the alarm above is the rhythm "
-                        "head's"},
+                "note": "the RR rhythm model on the detected beats alone, with its own beat-level episode "
+                        "settings; the alarm above follows alarm_input"},
             "signal_quality": {
                 "windows_with_beats": int(hr.size),
                 "called_noisy_s": float(np.sum(calls == CLASS_CODES.index("~")) * hop_s),
@@ -172,7 +181,11 @@ class RecordAnalysis:
             },
             "time_in_class_s": {c: float(np.sum(calls == i) * hop_s) for i, c in enumerate(CLASS_CODES)},
             "episode_settings": asdict(self.episode_settings),
-            "alarm_input": "rhythm_probs" if self.rhythm_probs is not None else "probs",
+            "paced": {"marked_by_user": self.paced,
+                      "alarm": "the RR model's beat sequence alone (core/alarm.py)" if self.paced else
+                      "the RR model fused with the window"},
+            "alarm_input": "alarm_probs" if self.alarm_probs is not None else
+            "rhythm_probs" if self.rhythm_probs is not None else "probs",
             "wall_s": self.wall_s,
             "x_real_time": rec.duration_s / self.wall_s if self.wall_s > 0 else math.inf,
             "backend": self.backend,
@@ -233,11 +246,13 @@ def analyze_record(
     config: SchedulerConfig | None = None,
     events: EventLog | None = None,
     progress: Callable[[int, int], None] | None = None,
+    paced: bool = False,
 ) -> RecordAnalysis:
     """Analyse every window of `record` through the live path with back-pressure; return the analysis.
 
     `events` is the episode detector (default: the monitor's EventLog settings). `progress(done,
-    expected)` is called about twenty times a second. Raises AnalysisError when the source, the
+    expected)` is called about twenty times a second. `paced`: analyse as a bed marked paced
+    (MonitoringSession.set_paced). Raises AnalysisError when the source, the
     preprocessing or the engine fails before the record's end.
     """
     config = config or analysis_config(model)
@@ -252,6 +267,7 @@ def analyze_record(
     session.subscribe(collected.append)
     source = WfdbReplaySource(record, speed=None, loop=False, chunk=max(1, round(record.fs)))
     sid = session.add_source(source, name=record.name)
+    session.set_paced(sid, paced)
     t0 = time.monotonic()
     session.start()
     try:
@@ -297,6 +313,8 @@ def analyze_record(
         if results and results[0].rhythm is not None else None,
         beats=beats,
         rr_episodes=rr_episodes,
+        alarm_probs=np.array([r.alarm_probs for r in results], dtype=np.float64).reshape(-1, 4)
+        if results and results[0].alarm_probs is not None else None,
         rr_probs=np.array([np.full(3, np.nan) if r.rr_probs is None else r.rr_probs for r in results],
                           dtype=np.float64).reshape(-1, 3) if model.rr_rhythm is not None else None,
         events=session.events.stream_events(sid),
@@ -305,6 +323,7 @@ def analyze_record(
         dropped=stats.dropped,
         wall_s=wall,
         backend=model.backend,
+        paced=paced,
     )
 
 
@@ -327,18 +346,20 @@ def write_outputs(analysis: RecordAnalysis, out_dir: str | Path, extension: str 
     paths["windows"] = out / f"{name}_windows.csv"
     with paths["windows"].open("w", newline="") as f:
         writer = csv.writer(f)
-        rp, rr = analysis.rhythm_probs, analysis.rr_probs
+        rp, rr, ap = analysis.rhythm_probs, analysis.rr_probs, analysis.alarm_probs
         writer.writerow(["end_sample", "end_s", *(f"p_{c}" for c in CLASS_CODES), "heart_rate_bpm",
                          "trajectory_x", "trajectory_y", "flags",
                          *((f"rhythm_p_{c}" for c in CLASS_CODES) if rp is not None else ()),
-                         *(("rr_p_sinus", "rr_p_AF", "rr_p_other") if rr is not None else ())])
+                         *(("rr_p_sinus", "rr_p_AF", "rr_p_other") if rr is not None else ()),
+                         *((f"alarm_p_{c}" for c in CLASS_CODES) if ap is not None else ())])
         for i, end in enumerate(analysis.end_sample):
             writer.writerow([int(end), f"{end / analysis.record.fs:.4f}",
                              *(f"{p:.6f}" for p in analysis.probs[i]), f"{analysis.heart_rate[i]:.2f}",
                              f"{analysis.trajectory[i, 0]:.6f}", f"{analysis.trajectory[i, 1]:.6f}",
                              "|".join(sorted(analysis.flags[i])),
                              *((f"{p:.6f}" for p in rp[i]) if rp is not None else ()),
-                             *((f"{p:.6f}" for p in rr[i]) if rr is not None else ())])  # nan: none yet
+                             *((f"{p:.6f}" for p in rr[i]) if rr is not None else ()),  # nan: none yet
+                             *((f"{p:.6f}" for p in ap[i]) if ap is not None else ())])
     paths.update(extra_files or {})
     return write_summary(analysis.summary(), paths, out, name)
 

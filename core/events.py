@@ -6,8 +6,8 @@ and run lengths give hysteresis, so a probability hovering near one threshold do
 `smooth` > 1 the probability is first averaged (geometric mean of the class probabilities) over the last
 `smooth` windows of the stream. The settings travel in the model bundle's manifest ("episodes"), chosen
 there by cross-validation on annotated Holter records; `EpisodeSettings.from_manifest` reads them.
-The detector follows the window's rhythm-context probabilities (`WindowResult.rhythm_probs`) when the
-model has a rhythm head, else its class probabilities.
+The detector follows `WindowResult.alarm_input`: the alarm model's probabilities (the RR model fused
+with the window, core/alarm.py) when the bundle has one, else the rhythm head's, else the window's.
 An event's `sample` is the end index of the first window of the run that confirmed it (the earliest
 the change was seen); `detected_sample` is the end index of the window that confirmed it.
 
@@ -114,8 +114,7 @@ class EventLog:
             if detector is None:
                 detector = self._detectors[result.stream_id] = EpisodeDetector(settings=self.settings)
                 self._first_end[result.stream_id] = result.end_index
-            probs = result.probs if result.rhythm_probs is None else result.rhythm_probs
-            event = detector.update(result.stream_id, probs, result.end_index, result.done_time)
+            event = detector.update(result.stream_id, result.alarm_input, result.end_index, result.done_time)
             if event is not None:
                 self._events.append(event)
                 log.info("stream %d: %s episode %s at sample %d", event.stream_id, event.rhythm,

@@ -11,6 +11,7 @@ from collections.abc import Container
 
 import numpy as np
 
+from core.alarm import rr_rows
 from core.batching import PendingWindow
 from core.heart_rate import HeartRateEstimator
 from core.inference_model import InferenceModel
@@ -37,12 +38,14 @@ class BatchRunner:
         self._trackers: dict[int, RhythmTracker] = {}  # only the worker thread touches them
         self._rr: dict[int, RrFeatureStream] = {}  # the RR model's input per stream
         self._rr_last: dict[int, np.ndarray] = {}  # and its latest decision
+        self.paced: set[int] = set()  # streams whose bed is marked paced (set from other threads)
 
     def forget(self, stream_id: int) -> None:
         """Drop a removed stream's RR history."""
         self._trackers.pop(stream_id, None)
         self._rr.pop(stream_id, None)
         self._rr_last.pop(stream_id, None)
+        self.paced.discard(stream_id)
 
     def run(self, batch: list[PendingWindow], known: Container[int]) -> list[WindowResult]:
         """One WindowResult per window, stamped when it was done; raises what the model or detector raised.
@@ -55,6 +58,8 @@ class BatchRunner:
         rhythm = rhythm_probs = None
         beats: list = [None] * n
         rr_probs: list = [None] * n
+        alarm = None
+        paced = np.array([w.stream_id in self.paced for w in batch])
         probs, embedding, trajectory = self.model.infer(normalize_window(windows, self.config.std_floor_mv))
         rates = np.full(n, np.nan)
         if self.heart_rate is not None:
@@ -66,11 +71,14 @@ class BatchRunner:
                 rhythm_probs = self.model.fuse(embedding, rhythm)
             if self.model.rr_rhythm is not None:
                 rr_probs = self._rr_model(batch, beats, known)
+                if self.model.alarm is not None:
+                    alarm = self.model.alarm.probs(probs, rr_rows(rr_probs), paced)
         done = time.monotonic()
         return [WindowResult(w.stream_id, w.end_index, w.arrival_time, done, probs[i], embedding[i],
                              trajectory[i], float(rates[i]), w.flags,
                              None if rhythm is None else rhythm[i],
-                             None if rhythm_probs is None else rhythm_probs[i], beats[i], rr_probs[i])
+                             None if rhythm_probs is None else rhythm_probs[i], beats[i], rr_probs[i],
+                             None if alarm is None else alarm[i], bool(paced[i]))
                 for i, w in enumerate(batch)]
 
     def _track(self, batch: list[PendingWindow], rows: np.ndarray, cols: np.ndarray,

@@ -31,6 +31,15 @@ class WindowResult:
     rhythm_probs: np.ndarray | None = None  # (4,) class probabilities with rhythm context (the alarm input)
     beats: np.ndarray | None = None  # model-rate indices of the beats this window added to its stream
     rr_probs: np.ndarray | None = None  # (3,) p(sinus, AF, other) of the RR model's latest decision
+    alarm_probs: np.ndarray | None = None  # (4,) the AF alarm's model: RR model fused with the window
+    paced: bool = False  # the stream's bed was marked paced when this window ran (core/alarm.py)
+
+    @property
+    def alarm_input(self) -> np.ndarray:
+        """What the episode detector follows: the alarm model's, else the rhythm head's, else the window's."""
+        if self.alarm_probs is not None:
+            return self.alarm_probs
+        return self.probs if self.rhythm_probs is None else self.rhythm_probs
 
     @property
     def latency_ms(self) -> float:

@@ -151,6 +151,17 @@ class Scheduler:
         self._runner.forget(stream_id)
         stream.close()
 
+    def set_paced(self, stream_id: int, paced: bool) -> None:
+        """Mark a stream's bed paced (or not): its AF alarm rests on the beat sequence (core/alarm.py)."""
+        with self._lock:
+            if stream_id not in self._streams:
+                raise KeyError(f"no stream with id {stream_id}; known ids: {sorted(self._streams)}")
+        (self._runner.paced.add if paced else self._runner.paced.discard)(stream_id)
+
+    def is_paced(self, stream_id: int) -> bool:
+        """Whether the stream's bed is marked paced."""
+        return stream_id in self._runner.paced
+
     def stream(self, stream_id: int) -> StreamInfo:
         """Name, source rate, ring buffer, state and counters of one stream."""
         with self._lock:

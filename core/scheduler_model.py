@@ -51,6 +51,11 @@ class PipelineModel(InferenceModel):
             from core.beat_analysis import RrRhythm
 
             self.rr_rhythm = RrRhythm(bundle)
+        self.alarm = None
+        if bundle.alarm is not None:
+            from core.alarm import AlarmFusion
+
+            self.alarm = AlarmFusion(bundle.alarm, f"bundle {bundle.path}: manifest alarm")
 
     def infer(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return probs (B, 4), embedding (B, D), trajectory (B, 2)."""

@@ -77,7 +77,7 @@ class MonitoringSession:
 
     def publish(self, result: WindowResult) -> RhythmEvent | None:
         """Hand one result to the session's subscribers (the scheduler calls this); return its event."""
-        event = self.events(result)  # follows rhythm_probs when the model has a rhythm head, else probs
+        event = self.events(result)  # follows result.alarm_input
         self.latency(result)
         if event is not None and self.new_events is not None:
             self.new_events(event)
@@ -92,6 +92,14 @@ class MonitoringSession:
     def add_source(self, source: Source, name: str | None = None, start_delay_s: float = 0.0) -> int:
         """Start monitoring a source (opened `start_delay_s` from now at the earliest); its stream id."""
         return self.scheduler.add_stream(source, name, start_delay_s)
+
+    def set_paced(self, stream_id: int, paced: bool = True) -> None:
+        """Mark a bed paced (or not), as bedside monitors let the user; from the next batch on.
+
+        Its windows say so, and its AF alarm rests on the beat sequence, not on paced QRS morphology
+        (core/alarm.py).
+        """
+        self.scheduler.set_paced(stream_id, paced)
 
     def drain(self) -> list[StreamStatus | RhythmEvent | WindowResult]:
         """Everything queued since the last call: statuses, then episode events, then results."""

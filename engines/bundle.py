@@ -59,6 +59,7 @@ class Bundle:
         self.rhythm: dict[str, Any] | None = manifest.get("rhythm")  # the rhythm-context head, if any
         self.episodes: dict[str, Any] | None = manifest.get("episodes")  # episode detector settings, if any
         self.rr_model: dict[str, Any] | None = manifest.get("rr_model")  # the RR rhythm model, if any
+        self.alarm: dict[str, Any] | None = manifest.get("alarm")  # the AF alarm's fusion (core/alarm.py)
 
     def onnx_path(self, graph: str) -> Path:
         """Path of ``scattering.onnx`` or ``encoder.onnx``."""

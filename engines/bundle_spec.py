@@ -6,6 +6,7 @@ Kept apart from bundle.py (which exports graphs) so the checks read as one list 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,35 @@ def check_rr_block(block: Mapping[str, Any]) -> None:
             raise BundleError(f"rr_model.episodes.{key}={ep[key]!r} must be an integer >= 1")
 
 
+ALARM_FIELDS = ("inputs", "mean", "std", "coef", "bias")
+
+
+def check_alarm_block(block: Mapping[str, Any], has_rr_model: bool = True) -> None:
+    """Raise BundleError naming the first missing or inconsistent field of a manifest's "alarm".
+
+    Which input names the code computes is checked where they are computed (core/alarm.py).
+    """
+    for key in ALARM_FIELDS:
+        if key not in block:
+            raise BundleError(f"manifest alarm lacks field {key!r}")
+    if not has_rr_model:
+        raise BundleError("manifest alarm fuses the RR model's output, but the manifest has no rr_model")
+    n = len(block["inputs"])
+    for key in ("mean", "std", "coef"):
+        if len(block[key]) != n:
+            raise BundleError(f"alarm.{key} has {len(block[key])} values for {n} alarm.inputs")
+    values = [*block["mean"], *block["std"], *block["coef"], block["bias"]]
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        raise BundleError("alarm.mean/std/coef/bias must be finite numbers")
+    if not all(v > 0 for v in block["std"]):
+        raise BundleError("alarm.std must be > 0 for every input")
+    if "paced" in block:  # the fit for beds marked paced (core/alarm.py)
+        try:
+            check_alarm_block(block["paced"], has_rr_model)
+        except BundleError as err:
+            raise BundleError(f"alarm.paced: {err}") from None
+
+
 def _check_episodes(episodes: dict) -> None:
     unknown = sorted(set(episodes) - set(EPISODE_FIELDS))
     if unknown:
@@ -217,4 +247,6 @@ def validate_manifest(manifest: dict, root: Path, *, check_hashes: bool = True) 
         _check_episodes(manifest["episodes"])
     if "rr_model" in manifest:
         check_rr_block(manifest["rr_model"])
+    if "alarm" in manifest:
+        check_alarm_block(manifest["alarm"], "rr_model" in manifest)
     _check_files(manifest, root, check_hashes)

@@ -5,6 +5,7 @@ dacl-train rr --bundle engines/default --ltafdb ../shared/data/ltafdb --mitdb ..
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +18,7 @@ DEFAULT_CACHE = Path.home() / ".cache" / "dacl" / "rr"
 
 
 def add_rr_model(bundle: Path, ltafdb: Path, mitdb: Path | None, cache: Path | None, folds: int,
-                 seed: int) -> dict:
+                 seed: int, nstdb: Path | None = None) -> dict:
     """Train the RR model into `bundle` with a progress line per stage; return its manifest block."""
     from training.rr_model import TrainConfig
     from training.rr_stage import train_rr_stage
@@ -29,12 +30,19 @@ def add_rr_model(bundle: Path, ltafdb: Path, mitdb: Path | None, cache: Path | N
             console.log(message)
 
         block = train_rr_stage(bundle, ltafdb, mitdb, cache, folds=folds, seed=seed,
-                               cfg=TrainConfig(seed=seed), progress=say)
+                               cfg=TrainConfig(seed=seed), progress=say, nstdb=nstdb,
+                               alarm_windows=None if cache is None else cache / "alarm_windows")
     nested = block["episodes"]["cv"]["nested"].get("ltafdb/qrs", {})
     console.print(f"RR model written to {bundle} in {time.time() - t0:.0f} s; nested CV on LTAFDB .qrs: "
                   f"duration Se {nested.get('duration_se', float('nan')):.3f}, +P "
                   f"{nested.get('duration_ppv', float('nan')):.3f}, specificity "
                   f"{nested.get('specificity', float('nan')):.3f}")
+    alarm = json.loads((bundle / "manifest.json").read_text()).get("alarm")
+    if alarm is not None:
+        fused = alarm["cv"]["fused"]["nested"]
+        console.print(f"AF alarm (RR model fused with the DACL window), nested CV on MIT-BIH: duration Se "
+                      f"{fused.get('duration_se', float('nan')):.3f}, +P "
+                      f"{fused.get('duration_ppv', float('nan')):.3f}")
     return block
 
 
@@ -44,6 +52,8 @@ def rr_cmd(
     ltafdb: Annotated[Path, typer.Option(help="LTAFDB beat annotations")] = Path("../shared/data/ltafdb"),
     mitdb: Annotated[Path | None, typer.Option(help="MIT-BIH records with .atr (none: LTAFDB only)")] = Path(
         "../shared/data/mitdb"),
+    nstdb: Annotated[Path | None, typer.Option(help="NSTDB noise records for the alarm's noisy copies "
+                                               "(default: nstdb beside --mitdb)")] = None,
     cache: Annotated[Path, typer.Option(help="feature cache folder")] = DEFAULT_CACHE,
     folds: Annotated[int, typer.Option(help="leave-records-out folds")] = 5,
     seed: Annotated[int, typer.Option(help="seed of the folds and the training")] = 0,
@@ -55,7 +65,9 @@ def rr_cmd(
         if folder is not None and not (folder / "RECORDS").is_file():
             raise typer.BadParameter(f"{folder} has no RECORDS file", param_hint=name)
     try:
-        add_rr_model(bundle, ltafdb, mitdb, cache, folds, seed)
+        if nstdb is None and mitdb is not None and (mitdb.parent / "nstdb").is_dir():
+            nstdb = mitdb.parent / "nstdb"
+        add_rr_model(bundle, ltafdb, mitdb, cache, folds, seed, nstdb)
     except (BundleError, ValueError, FileNotFoundError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(1) from None

@@ -97,10 +97,12 @@ def _reference(path: Path, n_samples: int) -> list[tuple[int, int]]:
 
 def cross_validate(corpus: Corpus, cache: Path | None, k: int = 5, seed: int = 0,
                    profile: ErrorProfile | None = None, cfg: TrainConfig | None = None,
-                   progress: Callable[[str], None] | None = None, oof_dir: Path | None = None) -> dict:
+                   progress: Callable[[str], None] | None = None, oof_dir: Path | None = None,
+                   models: dict | None = None) -> dict:
     """Out-of-fold predictions of every evaluation sequence, settings pooled and nested.
 
     oof_dir: where to save each sequence's out-of-fold p(AF) (npz per sequence), for further study.
+    models: if given, filled with {(database, record): the fold model that never saw it}.
     """
     profile, cfg = profile or ErrorProfile(), cfg or TrainConfig(seed=seed)
     parts = folds(corpus, k, seed)
@@ -112,6 +114,8 @@ def cross_validate(corpus: Corpus, cache: Path | None, k: int = 5, seed: int = 0
         model = train_model(x, y, w, TrainConfig(**{**cfg.__dict__, "seed": cfg.seed + f}))
         for db, rec in members:
             fold_of[f"{db}/{rec}"] = f
+            if models is not None:
+                models[(db, rec)] = model
             for source in EVAL_SOURCES[db]:
                 d = load(corpus, db, rec, source, cache, profile)
                 n = int(d["n_samples"])
