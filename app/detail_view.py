@@ -61,7 +61,7 @@ class DetailView(QtWidgets.QWidget):
         right = QtWidgets.QVBoxLayout()
         right.setSpacing(6)
         right.addWidget(self.vitals, 3)
-        right.addWidget(panel("CLASS CONFIDENCE", self.bars), 2)
+        right.addWidget(panel("CLASS CONFIDENCE · THIS WINDOW (6.8 s)", self.bars), 2)
         grid.addWidget(self.alarm, 0, 0, 1, 3)
         grid.addWidget(self.waveform_panel, 1, 0, 1, 2)
         grid.addLayout(right, 1, 2)

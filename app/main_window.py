@@ -23,6 +23,7 @@ from app.widgets.bed_grid import BedGrid
 from app.widgets.status import MonitorStatusBar
 from app.widgets.vitals import RHYTHM_TEXT
 from app.window_actions import ReplayControls, build_actions
+from core.bedside import headline
 from core.events import RhythmEvent
 from core.results import CLASS_CODES, StreamStatus, WindowResult
 
@@ -82,6 +83,7 @@ class MainWindow(BedSources, FileActions, ReplayControls, QtWidgets.QMainWindow)
         if bed is None:
             return
         self.selected = stream_id
+        self.paced_action.setChecked(self.session.is_paced(stream_id))
         self.grid.highlight(stream_id)
         self._clear_detail()
         self.waveform_panel.title_label.setText(f"ECG · {bed.title.upper()} · mV")
@@ -137,7 +139,7 @@ class MainWindow(BedSources, FileActions, ReplayControls, QtWidgets.QMainWindow)
             bed.first_end = result.end_index
         panel = self.grid.panels.get(result.stream_id)
         if panel is not None:
-            panel.set_result(result.probs, result.heart_rate, bed.in_af)
+            panel.set_result(headline(result, bed.in_af), result.heart_rate, bed.in_af)
         if result.stream_id == self.selected:
             self._show_result(result)
 
@@ -146,12 +148,12 @@ class MainWindow(BedSources, FileActions, ReplayControls, QtWidgets.QMainWindow)
         if redraw_bars:
             self.bars.set_probs(result.probs)
             self.vitals.set_heart_rate(result.heart_rate)
-            self.vitals.set_rhythm(cls, float(result.probs[cls]))
+            bed = self.beds.get(result.stream_id)
+            line = headline(result, bed is not None and bed.in_af)
+            self.vitals.set_rhythm(line)
             flags = f" · {', '.join(sorted(result.flags))}" if result.flags else ""
-            if result.rhythm_probs is not None:  # what the alarm follows: window + the last minute of RR
-                p_af = result.rhythm_probs[CLASS_CODES.index("A")]
-                flags = f" · AF with 60 s rhythm {100 * p_af:.0f} %{flags}"
-            self.vitals.set_detail(f"AF burden (60 s) {100 * self._af_burden(result):.0f} % · signal t = "
+            burden = 100 * self._af_burden(result)
+            self.vitals.set_detail(f"{line.context}\nAF burden (60 s) {burden:.0f} % · signal t = "
                                    f"{result.end_index / self.session.fs:.0f} s · latency "
                                    f"{result.latency_ms:.0f} ms{flags}")
         self.history.add(result.end_index, result.probs)
@@ -171,11 +173,11 @@ class MainWindow(BedSources, FileActions, ReplayControls, QtWidgets.QMainWindow)
         self.reference_line.set_agreement(agreement.text())
 
     def _af_burden(self, result: WindowResult) -> float:
-        """Share of this bed's windows of the last 60 s whose leading class is AF."""
+        """Share of this bed's windows of the last 60 s whose alarm input leads with AF."""
         bed = self.beds.get(result.stream_id)
         since = result.end_index - 60 * self.session.fs
         recent = [r for r in (bed.results if bed else ()) if r.end_index > since] or [result]
-        return float(np.mean([int(np.argmax(r.probs)) == CLASS_CODES.index("A") for r in recent]))
+        return float(np.mean([int(np.argmax(r.alarm_input)) == CLASS_CODES.index("A") for r in recent]))
 
     def on_event(self, event: RhythmEvent) -> None:
         """An episode started or ended (detected by the session's EventLog): event list and alarm."""

@@ -6,6 +6,8 @@ itself, so its shortcut works whichever page is shown.
 
 from __future__ import annotations
 
+import time
+
 from PySide6 import QtGui
 
 from app.widgets.alarm import SILENCE_CHOICES_S, silence_label
@@ -59,14 +61,18 @@ def build_actions(window) -> None:
                         lambda _=False, s=seconds: window.alarm.silence(s), key)
         for seconds, key in zip(SILENCE_CHOICES_S, ("M", "Shift+M", "Ctrl+M"), strict=True)}
     window.end_silence_action = action("End silence", window.alarm.end_silence)
+    window.paced_action = action("Bed is paced", window.toggle_paced, "P", checkable=True)
+    window.paced_action.setToolTip("Mark the selected bed paced (P): it shows \"Paced\" and its AF alarm "
+                                   "rests on the beat sequence, not on paced QRS morphology")
     files = window.menuBar().addMenu("&File")
     for act in (window.open_action, window.lsl_action, window.review_action, window.analyze_action, None,
                 window.save_events_action, window.save_annotations_action, window.save_view_action,
                 window.save_all_action, window.save_folder_action, None, window.quit_action):
         files.addSeparator() if act is None else files.addAction(act)
     alarms = window.menuBar().addMenu("&Alarms")
-    for act in (window.ack_action, *window.silence_actions.values(), window.end_silence_action):
-        alarms.addAction(act)
+    for act in (window.ack_action, *window.silence_actions.values(), window.end_silence_action, None,
+                window.paced_action):
+        alarms.addSeparator() if act is None else alarms.addAction(act)
     for act in (window.open_action, window.lsl_action, None, window.play_action,
                 *window.speed_actions.values(), window.loop_action, None, window.grid_action,
                 window.sweep_action, window.beds_action):
@@ -100,6 +106,18 @@ class ReplayControls:
         """Loop the record at its end."""
         self.session.set_loop(self.loop_action.isChecked())
         self.settings.loop = self.loop_action.isChecked()
+
+    def toggle_paced(self) -> None:
+        """Mark the selected bed paced or not (P), as a bedside monitor lets the user."""
+        bed = self.beds.get(self.selected) if self.selected is not None else None
+        if bed is None:
+            self.paced_action.setChecked(False)
+            return
+        paced = self.paced_action.isChecked()
+        self.session.set_paced(bed.stream_id, paced)
+        text = f"{time.strftime('%H:%M:%S')}  {bed.title}: bed marked {'paced' if paced else 'not paced'}"
+        bed.events.append(text)
+        self.event_list.add_event(text)
 
     def toggle_grid(self) -> None:
         """ECG-paper grid on/off (G)."""

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
 
 from app import theme
 from app.widgets.waveform import SweepTrace
-from core.results import CLASS_CODES
+from core.bedside import Headline
 
 
 class FixedLabel(pg.LabelItem):
@@ -52,7 +51,7 @@ class BedCell:
         self.layout.setContentsMargins(4, 2, 4, 2)
         self.layout.setSpacing(0)
         self.title = pg.LabelItem(title, color=theme.TEXT_DIM, size="9pt", bold=True, justify="left")
-        self.class_label = FixedLabel("—", "~ 100%", color=theme.TEXT_DIM, size="10pt", bold=True,
+        self.class_label = FixedLabel("—", "Paced AF", color=theme.TEXT_DIM, size="10pt", bold=True,
                                       justify="right")
         self.hr_label = FixedLabel("--", "888", color=theme.HR_GREEN, size="24pt", bold=True, justify="right")
         self.plot = pg.PlotItem()
@@ -67,11 +66,10 @@ class BedCell:
         self.layout.layout.setRowStretchFactor(1, 5)
         self.set_selected(False)
 
-    def set_result(self, probs: np.ndarray, heart_rate: float, alarm: bool) -> None:
-        """Show the newest result: leading class code with its probability and the heart rate."""
-        cls = int(np.argmax(probs))
-        color = theme.ALARM_RED if alarm else theme.CLASS_COLORS[cls]
-        self.class_label.set_text(f"{CLASS_CODES[cls]} {100 * probs[cls]:.0f}%", color=color)
+    def set_result(self, line: Headline, heart_rate: float, alarm: bool) -> None:
+        """Show the bed's rhythm (core.bedside.headline) and the heart rate."""
+        color = theme.ALARM_RED if alarm else theme.CLASS_COLORS[line.cls]
+        self.class_label.set_text(line.short, color=color)
         self.hr_label.set_text(f"{heart_rate:.0f}" if math.isfinite(heart_rate) else "--")
 
     def set_selected(self, selected: bool) -> None:

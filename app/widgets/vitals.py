@@ -7,8 +7,9 @@ import math
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app import theme
+from core.bedside import Headline
 
-RHYTHM_TEXT = ("Sinus rhythm", "Atrial fibrillation", "Other rhythm", "Noisy signal")
+RHYTHM_TEXT = ("Sinus rhythm", "Atrial fibrillation", "Other rhythm", "Noisy signal")  # event lines
 
 
 class VitalsPanel(QtWidgets.QFrame):
@@ -46,15 +47,17 @@ class VitalsPanel(QtWidgets.QFrame):
         """A small line under the rhythm (source time, window count)."""
         self.detail_label.setText(text)
 
-    def set_rhythm(self, cls: int | None, prob: float = float("nan")) -> None:
-        """Show the leading class as a rhythm name in its colour, with its probability."""
-        if cls is None:
+    def set_rhythm(self, headline: Headline | None) -> None:
+        """Show the bed's rhythm (core.bedside: the alarm model's, not one window's) in its colour."""
+        if headline is None:
             self.rhythm_label.setText("waiting for the first window")
+            self.rhythm_label.setToolTip("")
             self.rhythm_label.setStyleSheet(f"color: {theme.TEXT_DIM}; font-size: 17px; font-weight: bold;")
             return
-        self.rhythm_label.setText(f"{RHYTHM_TEXT[cls]}  {100 * prob:.0f}%")
+        self.rhythm_label.setText(headline.text)
+        self.rhythm_label.setToolTip(headline.context)
         self.rhythm_label.setStyleSheet(
-            f"color: {theme.CLASS_COLORS[cls]}; font-size: 17px; font-weight: bold;")
+            f"color: {theme.CLASS_COLORS[headline.cls]}; font-size: 17px; font-weight: bold;")
 
 
 class EventList(QtWidgets.QListWidget):
