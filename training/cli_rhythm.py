@@ -31,7 +31,7 @@ def add_rr_model(bundle: Path, ltafdb: Path, mitdb: Path | None, cache: Path | N
 
         block = train_rr_stage(bundle, ltafdb, mitdb, cache, folds=folds, seed=seed,
                                cfg=TrainConfig(seed=seed), progress=say, nstdb=nstdb,
-                               alarm_windows=None if cache is None else cache / "alarm_windows")
+                               alarm_windows=None if cache is None else cache / f"alarm_windows_seed{seed}")
     nested = block["episodes"]["cv"]["nested"].get("ltafdb/qrs", {})
     console.print(f"RR model written to {bundle} in {time.time() - t0:.0f} s; nested CV on LTAFDB .qrs: "
                   f"duration Se {nested.get('duration_se', float('nan')):.3f}, +P "
@@ -39,10 +39,12 @@ def add_rr_model(bundle: Path, ltafdb: Path, mitdb: Path | None, cache: Path | N
                   f"{nested.get('specificity', float('nan')):.3f}")
     alarm = json.loads((bundle / "manifest.json").read_text()).get("alarm")
     if alarm is not None:
-        fused = alarm["cv"]["fused"]["nested"]
-        console.print(f"AF alarm (RR model fused with the DACL window), nested CV on MIT-BIH: duration Se "
-                      f"{fused.get('duration_se', float('nan')):.3f}, +P "
-                      f"{fused.get('duration_ppv', float('nan')):.3f}")
+        for part in ("clean", "noisy"):
+            g = alarm["cv"]["fused"].get(f"nested_{part}", {})
+            console.print(f"AF alarm (RR model fused with the DACL window), nested CV on MIT-BIH, {part}: "
+                          f"duration Se {g.get('duration_se') or float('nan'):.3f}, +P "
+                          f"{g.get('duration_ppv') or float('nan'):.3f}, false alarms/h "
+                          f"{g.get('false_alarms_per_hour') or float('nan'):.2f}")
     return block
 
 

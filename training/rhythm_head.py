@@ -251,6 +251,18 @@ def objective(g: dict) -> float:
             - 0.2 * max(0.0, v("false_alarms_per_hour") - 1.0) - 2.0 * max(0.0, 0.95 - v("episode_se_30s")))
 
 
+def neighbours(s: EpisodeSettings) -> list[EpisodeSettings]:
+    """`s` and the settings of GRID one step from it along one axis (threshold on/off, runs, smoothing)."""
+    names = ("on", "off", "k_on", "smooth")
+    axes = [sorted({getattr(g, a) for g in GRID}) for a in names]
+
+    def pos(g: EpisodeSettings) -> list[int]:
+        return [axis.index(getattr(g, a)) for axis, a in zip(axes, names, strict=True)]
+
+    here = pos(s)
+    return [g for g in GRID if sum(abs(a - b) for a, b in zip(pos(g), here, strict=True)) <= 1]
+
+
 def holter_folds(holters: dict[str, Holter], k: int = 4) -> list[list[str]]:
     """Leave-records-out folds: records with AF dealt one per fold first, then the others, in name order."""
     af = sorted(n for n, h in holters.items() if h.reference)
@@ -264,10 +276,12 @@ def holter_folds(holters: dict[str, Holter], k: int = 4) -> list[list[str]]:
 
 def choose_episodes(oof: dict[str, np.ndarray], streams: dict[str, StreamWindows], holters: dict[str, Holter],
                     folds: list[list[str]], window: int, hop: int,
-                    model_fs: float) -> tuple[EpisodeSettings, dict]:
+                    model_fs: float, smoothed: bool = False) -> tuple[EpisodeSettings, dict]:
     """Settings maximising the objective on out-of-fold probabilities of all records, and a nested estimate.
 
     The nested estimate chooses the settings on the other folds and scores them on each held-out fold.
+    smoothed: maximise the objective averaged over each setting's grid neighbours (`neighbours`), so a
+    lone peak that a rounding difference or another seed moves is not chosen.
     """
     names = [n for f in folds for n in f]
     cache: dict[tuple, dict] = {}
@@ -278,11 +292,15 @@ def choose_episodes(oof: dict[str, np.ndarray], streams: dict[str, StreamWindows
             cache[key] = score(oof, streams, holters, recs, s, window, hop, model_fs)
         return cache[key]
 
-    best = max(GRID, key=lambda s: objective(gross(names, s)))
+    def value(recs: Sequence[str], s: EpisodeSettings) -> float:
+        near = neighbours(s) if smoothed else [s]
+        return float(np.mean([objective(gross(recs, g)) for g in near]))
+
+    best = max(GRID, key=lambda s: value(names, s))
     nested_scores, chosen = [], []
     for f in folds:
         rest = [n for n in names if n not in f]
-        s = max(GRID, key=lambda s, rest=rest: objective(gross(rest, s)))
+        s = max(GRID, key=lambda s, rest=rest: value(rest, s))
         chosen.append(s)
         nested_scores += record_scores(oof, streams, holters, f, s, window, hop, model_fs)
     return best, {"chosen_on_all": gross(names, best), "nested": ec57.gross(nested_scores),

@@ -171,3 +171,38 @@ def test_beats_and_rr_model_output_equal_offline_and_live(model):
         else:
             np.testing.assert_allclose(analysis.rr_probs[i], probs[k], atol=1e-6)
     assert np.isfinite(analysis.rr_probs[-1]).all() and analysis.rr_probs[-1][0] > 0.9  # record 100 is sinus
+
+
+def test_the_alarm_is_the_manifests_fusion_of_the_window_and_the_rr_model(model):
+    """Every window's alarm probabilities = core.alarm on the analysis's own DACL and RR outputs."""
+    need_data(MITBIH_100)
+    if model.alarm is None:
+        pytest.skip("the bundle has no alarm fusion (manifest 'alarm')")
+    record = open_record(MITBIH_100)
+    record = dataclasses.replace(record, signal=record.signal[: 120 * 360])
+    analysis = analyze_record(record, model)
+    expected = model.alarm.probs(analysis.probs, analysis.rr_probs)
+    np.testing.assert_allclose(analysis.alarm_probs, expected, atol=1e-6)
+    assert analysis.summary()["alarm_input"] == "alarm_probs"
+    paced = analyze_record(record, model, paced=True)
+    assert paced.summary()["paced"]["marked_by_user"] is True
+    np.testing.assert_allclose(paced.alarm_probs,
+                               model.alarm.probs(paced.probs, paced.rr_probs, np.ones(len(paced), bool)),
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("fs", [128, 250, 500])
+def test_a_record_resampled_to_another_rate_gives_the_same_af_episodes(model, fs):
+    """201's first 10 minutes (AF, sinus, AF, sinus) at another rate: the same episodes within 5 s."""
+    from scipy.signal import resample_poly
+
+    path = DATA / "mitdb" / "201"
+    need_data(path)
+    record = open_record(path)
+    record = dataclasses.replace(record, signal=record.signal[: 600 * 360])
+    native = [(e.onset_s, e.offset_s) for e in analyze_record(record, model).episodes("A")]
+    other = dataclasses.replace(record, fs=float(fs), signal=resample_poly(record.signal, fs, 360))
+    moved = [(e.onset_s, e.offset_s) for e in analyze_record(other, model).episodes("A")]
+    assert native, "201 starts in AF: the native analysis must find it"
+    assert len(moved) == len(native)
+    np.testing.assert_allclose(moved, native, atol=5.0)

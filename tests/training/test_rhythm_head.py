@@ -6,7 +6,15 @@ import torch
 
 from core.events import EpisodeDetector, EpisodeSettings
 from training.head import ClassifierHead
-from training.rhythm_head import FusedRhythmHead, Holter, detect_runs, holter_folds, smoothed_af
+from training.rhythm_head import (
+    GRID,
+    FusedRhythmHead,
+    Holter,
+    detect_runs,
+    holter_folds,
+    neighbours,
+    smoothed_af,
+)
 
 
 def monitor_runs(probs, s):
@@ -71,3 +79,12 @@ def test_fused_head_exports_to_onnx_within_1e_5(tmp_path):
     x = (np.hstack([logp, emb.numpy(), r, logp[:, 1:2] * r]) - fused.mean.numpy()) / fused.std.numpy()
     z = x @ fused.linear.weight.detach().numpy().T + fused.linear.bias.detach().numpy()
     np.testing.assert_allclose(got, np.exp(z) / np.exp(z).sum(1, keepdims=True), atol=1e-5)
+
+
+def test_neighbours_are_one_grid_step_along_one_axis_and_symmetric():
+    first = EpisodeSettings("A", 0.5, 0.1, 5, 5, 1)
+    assert {(g.on, g.off, g.k_on, g.smooth) for g in neighbours(first)} == {
+        (0.5, 0.1, 5, 1), (0.6, 0.1, 5, 1), (0.5, 0.2, 5, 1), (0.5, 0.1, 10, 1), (0.5, 0.1, 5, 5)}
+    for s in GRID[::37]:
+        assert s in neighbours(s)
+        assert all(s in neighbours(t) for t in neighbours(s))
