@@ -135,7 +135,8 @@ def _run(data: Path, out: Path, config: Path | None, device: str, quick: bool, f
     elif ltafdb is not None:  # the RR rhythm model from LTAFDB (+ MIT-BIH) beats, into the same bundle
         from training.cli_rhythm import DEFAULT_CACHE, add_rr_model
 
-        add_rr_model(out, ltafdb, holter or rhythm_stage_folder(data, "mitdb"), DEFAULT_CACHE, 5, cfg.seed)
+        add_rr_model(out, ltafdb, holter or rhythm_stage_folder(data, "mitdb"), DEFAULT_CACHE, 5, cfg.seed,
+                     nstdb or rhythm_stage_folder(data, "nstdb"))  # and the alarm's fusion on MIT-BIH
     console.print(
         f"bundle written to {out} in {time.time() - t0:.0f} s "
         f"(features {t_feat:.0f} s, training {t_train:.0f} s)"
