@@ -74,6 +74,13 @@ class WindowTable:
             return self.fused_probs
         return self.probs if self.rhythm_probs is None else self.rhythm_probs
 
+    @property
+    def alarm_source(self) -> str | None:
+        """What `alarm_probs` are, in words, when they are not the window's own."""
+        if self.fused_probs is not None:
+            return "the alarm model (RR model + window)"
+        return None if self.rhythm_probs is None else "60 s rhythm context (the alarm's input)"
+
     def __len__(self) -> int:
         return int(self.end_sample.size)
 

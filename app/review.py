@@ -245,8 +245,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
             f"{len(record.episodes)} model AF episode(s)"
             + (f" · {len(record.reference)} reference" if record.reference is not None else
                " · no reference rhythm annotations")
-            + (" · p(AF) of the alarm model (RR model + window)" if w.fused_probs is not None else
-               " · p(AF) with 60 s rhythm context (the alarm's input)" if w.rhythm_probs is not None else ""))
+            + (f" · p(AF) of {w.alarm_source}" if w.alarm_source else ""))
         self.overview.set_record(record.centre_s, w.alarm_probs[:, CLASS_CODES.index("A")], w.heart_rate,
                                  record.duration_s, [(e.start_s, e.end_s) for e in record.episodes],
                                  record.rhythm)
@@ -358,12 +357,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         lines = [f"window {clock(w.end_s[i] - rec.window_s)} – {clock(w.end_s[i])} (centre at "
                  f"{clock(rec.centre_s[i])}): {CLASS_NAMES[int(np.argmax(probs))]}",
                  f"heart rate {hr:.0f} bpm" if np.isfinite(hr) else "heart rate – (no beats found)"]
-        if w.fused_probs is not None:
-            lines.append(f"AF by the alarm model (RR model + window) "
-                         f"{100 * w.fused_probs[i, CLASS_CODES.index('A')]:.0f} %")
-        elif w.rhythm_probs is not None:
-            lines.append(f"AF with 60 s rhythm context (the alarm's input) "
-                         f"{100 * w.rhythm_probs[i, CLASS_CODES.index('A')]:.0f} %")
+        if w.alarm_source:
+            lines.append(f"AF by {w.alarm_source} {100 * w.alarm_probs[i, CLASS_CODES.index('A')]:.0f} %")
         if w.flags[i]:
             lines.append(f"input flags: {w.flags[i].replace('|', ', ')}")
         self.window_index = i

@@ -79,7 +79,7 @@ class BeatEpisodeDetector:
         self._p.append(float(p))
         self._sum += float(p)
         self._centres.append(int(centre))
-        mean = self._sum / len(self._p)
+        mean = _settle(self._sum / len(self._p))
         toward = mean < s.off if self.active else mean >= s.on
         if not toward:
             self._run = 0
@@ -138,7 +138,7 @@ def beat_episodes(centres: np.ndarray, p_af: np.ndarray, settings: BeatEpisodeSe
     c = np.cumsum(np.r_[0.0, p])
     idx = np.arange(p.size)
     lo = np.maximum(0, idx - s.smooth + 1)
-    mean = (c[idx + 1] - c[lo]) / (idx + 1 - lo)
+    mean = _settle((c[idx + 1] - c[lo]) / (idx + 1 - lo))
     at_on = centres[np.maximum(0, idx - onset_lag(s, True))]
     at_off = centres[np.maximum(0, idx - onset_lag(s, False))]
     on_conf = np.flatnonzero(_runs(mean >= s.on, s.k_on))
@@ -162,6 +162,15 @@ def beat_episodes(centres: np.ndarray, p_af: np.ndarray, settings: BeatEpisodeSe
             out.append((start, stop))
         pos = f + 1
     return out
+
+
+def _settle(mean):
+    """A running mean without its last bits of rounding, kept in [0, 1].
+
+    The live running sum and the vectorised cumulative sum round differently, and a mean of exact zeros
+    must not read as below an offset threshold of 0 in one and not the other.
+    """
+    return np.clip(np.round(mean, 12), 0.0, 1.0)
 
 
 def onset_lag(s: BeatEpisodeSettings, starting: bool) -> int:

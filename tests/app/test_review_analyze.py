@@ -31,7 +31,7 @@ def test_analyze_record_shows_progress_then_reviews_the_result(qtbot, review, tm
     assert review.record.name == "A00001" and review.folder == out
     assert seen and seen[-1] == (summary["windows"], summary["expected_windows"])
     assert task.dialog.maximum() == summary["expected_windows"] and task.dialog.value() == summary["windows"]
-    assert not task.dialog.isVisible()
+    qtbot.waitUntil(lambda: not task.dialog.isVisible(), timeout=5000)  # hidden by a queued signal
     assert (out / "A00001_report.png").is_file() and (out / "analysis.json").is_file()
     assert review.error_text == ""
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.beat_episodes import BeatEpisodeDetector, BeatEpisodeSettings, beat_episodes
@@ -33,6 +33,7 @@ def test_settings_are_checked():
 
 
 @settings(max_examples=60, deadline=None)
+@example(0, 2, 1, 1, 0.25, 0.25)  # off = 0 over a mean of exact zeros: rounding once ended only one of them
 @given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.integers(1, 30), st.integers(1, 30),
        st.floats(0.2, 0.8), st.floats(0.0, 0.3))
 def test_vectorised_equals_live_detector(seed, smooth, k_on, k_off, on, gap):
