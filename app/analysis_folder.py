@@ -19,7 +19,7 @@ import numpy as np
 from core import ec57
 from core.records import Annotations, RecordError, read_annotations, read_segment
 from core.reference import BEAT_SYMBOLS, rhythm_class, rhythm_segments
-from core.results import CLASS_CODES
+from core.results import CLASS_CODES, alarm_input
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,8 @@ class WindowTable:
 
     @property
     def alarm_probs(self) -> np.ndarray:
-        """What the AF alarm followed: the alarm model's, else the rhythm head's, else the window's."""
-        if self.fused_probs is not None:
-            return self.fused_probs
-        return self.probs if self.rhythm_probs is None else self.rhythm_probs
+        """What the AF alarm followed (core.results.alarm_input)."""
+        return alarm_input(self.fused_probs, self.rhythm_probs, self.probs)
 
     @property
     def alarm_source(self) -> str | None:

@@ -46,7 +46,6 @@ def alarm_inputs(dacl_probs: np.ndarray, rr_probs: np.ndarray) -> dict[str, np.n
     out = {f"rr_log_p_{c}": lrr[:, i] for i, c in enumerate(RR_CLASSES)}
     out["rr_ready"] = ready.astype(np.float64)
     out.update({f"dacl_log_p_{c}": lp[:, i] for i, c in enumerate(CLASS_CODES)})
-    out["rr_log_p_af*dacl_log_p_A"] = out["rr_log_p_af"] * out["dacl_log_p_A"]
     return out
 
 

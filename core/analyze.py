@@ -30,7 +30,7 @@ import numpy as np
 from core.events import EpisodeSettings, EventLog, RhythmEvent, write_rhythm_annotations
 from core.record_beats import to_record_samples
 from core.records import PREFERRED_LEADS, EcgRecord
-from core.results import CLASS_CODES, WindowResult, write_summary
+from core.results import CLASS_CODES, WindowResult, alarm_input, write_summary
 from core.scheduler import InferenceModel, SchedulerConfig
 from core.session import MonitoringSession
 from core.sources import WfdbReplaySource
@@ -98,10 +98,8 @@ class RecordAnalysis:
 
     @property
     def alarm_input(self) -> np.ndarray:
-        """(n, 4) what the episode detector followed (as WindowResult.alarm_input)."""
-        if self.alarm_probs is not None:
-            return self.alarm_probs
-        return self.probs if self.rhythm_probs is None else self.rhythm_probs
+        """(n, 4) what the episode detector followed (core.results.alarm_input)."""
+        return alarm_input(self.alarm_probs, self.rhythm_probs, self.probs)
 
     def to_record_sample(self, model_index: np.ndarray | int) -> np.ndarray:
         """Model-rate sample indices → the record's own sample numbers (same instant, rounded)."""

@@ -14,6 +14,16 @@ from engines.contract import CLASS_CODES, CLASS_NAMES  # the model's classes (th
 __all__ = ["CLASS_CODES", "CLASS_NAMES", "STREAM_STATES", "StreamStatus", "WindowResult", "write_summary"]
 
 
+def alarm_input(alarm, rhythm, window):
+    """What the episode detector follows: the alarm model's output, else the rhythm head's, else the window's.
+
+    Probabilities of one window or of a whole record's windows alike.
+    """
+    if alarm is not None:
+        return alarm
+    return window if rhythm is None else rhythm
+
+
 @dataclass(frozen=True)
 class WindowResult:
     """The model's output for one window of one stream, with its timing."""
@@ -36,10 +46,8 @@ class WindowResult:
 
     @property
     def alarm_input(self) -> np.ndarray:
-        """What the episode detector follows: the alarm model's, else the rhythm head's, else the window's."""
-        if self.alarm_probs is not None:
-            return self.alarm_probs
-        return self.probs if self.rhythm_probs is None else self.rhythm_probs
+        """What the episode detector follows (`alarm_input`)."""
+        return alarm_input(self.alarm_probs, self.rhythm_probs, self.probs)
 
     @property
     def latency_ms(self) -> float:

@@ -23,7 +23,7 @@ import numpy as np
 
 from core import ec57
 from core.alarm import alarm_inputs
-from training.rhythm_head import Holter, StreamWindows, choose_episodes, fit_logistic
+from training.rhythm_head import Holter, StreamWindows, choose_episodes, fit_logistic, rounded
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def train_alarm_stage(bundle, mitdb, nstdb, models: dict, folds: Sequence[Sequen
         if label == "fused":
             chosen = settings
     block = {**fit(sets, INPUTS), "paced": fit(sets, RR_INPUTS), "episodes": asdict(chosen),
-             "cv": _rounded(cv),
+             "cv": rounded(cv),
              "chosen_by": "leave-records-out CV on the MIT-BIH records (RR model out of fold), EC57 "
                           "objective (training.rhythm_head.objective)",
              "training": {"records": names, "noisy_copies": [s.name for s in sets if s.name != s.record],
@@ -237,13 +237,3 @@ def train_alarm_stage(bundle, mitdb, nstdb, models: dict, folds: Sequence[Sequen
     validate_manifest(manifest, root)
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     return block
-
-
-def _rounded(x):
-    if isinstance(x, float):
-        return round(x, 4)
-    if isinstance(x, dict):
-        return {k: _rounded(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_rounded(v) for v in x]
-    return x

@@ -251,6 +251,17 @@ def objective(g: dict) -> float:
             - 0.2 * max(0.0, v("false_alarms_per_hour") - 1.0) - 2.0 * max(0.0, 0.95 - v("episode_se_30s")))
 
 
+def rounded(x):
+    """Floats in nested dicts and lists rounded to 4 digits (CV reports in a manifest)."""
+    if isinstance(x, float):
+        return round(x, 4)
+    if isinstance(x, dict):
+        return {k: rounded(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [rounded(v) for v in x]
+    return x
+
+
 def neighbours(s: EpisodeSettings) -> list[EpisodeSettings]:
     """`s` and the settings of GRID one step from it along one axis (threshold on/off, runs, smoothing)."""
     names = ("on", "off", "k_on", "smooth")

@@ -34,6 +34,7 @@ from training.rhythm_head import (
     fit_head,
     head_probs,
     holter_folds,
+    rounded,
     stream_windows,
     torch_dacl,
 )
@@ -186,10 +187,10 @@ def train_rhythm_head(model, params: features.ScatteringParams, cinc: list[tuple
                          "noisy_holter_copies": sorted(s.name for s in noisy.values()),
                          "fit_stride": FIT_STRIDE, "holter_labels": mitbih.__doc__.strip().splitlines()[0]}}
     episodes = {**asdict(settings), "chosen_by": "leave-records-out CV on the Holter records, EC57 objective "
-                "(training.rhythm_head.objective)", "cv": _rounded(cv)}
+                "(training.rhythm_head.objective)", "cv": rounded(cv)}
     report = {"cinc_val_crossfit": {"rhythm_head": _short(cinc_fused),
                                     "dacl_head_same_windows": _short(cinc_dacl)},
-              "holter_cv": _rounded(cv), "holter_cv_dacl_head_only": _rounded(cv_dacl_only)}
+              "holter_cv": rounded(cv), "holter_cv_dacl_head_only": rounded(cv_dacl_only)}
     return head, spec, episodes, report
 
 
@@ -213,13 +214,3 @@ def _first_minutes(rec, minutes: float):
 
 def _short(m: dict) -> dict:
     return {k: m[k] for k in ("auroc_af", "auroc_macro", "f1_challenge", "accuracy", "n_records") if k in m}
-
-
-def _rounded(x):
-    if isinstance(x, float):
-        return round(x, 4)
-    if isinstance(x, dict):
-        return {k: _rounded(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_rounded(v) for v in x]
-    return x
