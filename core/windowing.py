@@ -4,7 +4,8 @@ A `Windower` remembers the start index of the next window it owes; `poll()` retu
 ring now completes, in order. Windows start at absolute model-rate indices 0, H, 2H, ... so the same
 record gives the same windows however it was chunked. If the reader fell so far behind that a window's
 samples were overwritten, it skips ahead to the oldest complete window still held and counts what it
-skipped. `offline_windows` cuts the same windows from a whole preprocessed record (training, tests).
+skipped. `offline_windows` cuts the same windows from a whole preprocessed record (training, tests);
+`eval_windows` cuts the layout a whole recording is classified on (hop W/4, one window flush with its end).
 Windows are raw mV (cast to the ring's dtype); apply `core.preprocess.normalize_window` before the model.
 """
 
@@ -15,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.preprocess import flag_names
+from core.preprocess import STD_FLOOR_MV, flag_names, normalize_window
 from core.ring import OverwrittenError, RingBuffer
 from engines.contract import HOP, WINDOW  # the model contract's window and the monitor's hop
 
@@ -88,3 +89,42 @@ def offline_windows(
         Window(stream_id, s, values[s : s + window].copy(), flag_names(marks[s : s + window]))
         for s in range(0, values.shape[0] - window + 1, hop)
     ]
+
+
+def window_starts(
+    n: int, hop: int, offset: int = 0, window: int = WINDOW, cover_end: bool = False
+) -> np.ndarray:
+    """Start indices of windows of `window` at `hop` from `offset` (clipped so one window fits).
+
+    cover_end adds a last window flush with the record's end (evaluation covers every sample; training
+    crops do not, so every training window starts on the hop grid of its random phase). A record
+    shorter than the window yields one start (0); cut_windows pads it by repeating the record.
+    """
+    if n <= window:
+        return np.zeros(1, dtype=np.int64)
+    offset = min(offset, n - window)
+    starts = list(range(offset, n - window + 1, hop))
+    if cover_end and starts[-1] != n - window:
+        starts.append(n - window)
+    return np.asarray(starts, dtype=np.int64)
+
+
+def eval_windows(x: np.ndarray, window: int = WINDOW, hop: int | None = None,
+                 std_floor_mv: float = STD_FLOOR_MV) -> np.ndarray:
+    """The windows (K, W) a record is scored on: at `hop` (default W/4) from its start, one at its end."""
+    hop = hop or window // 4
+    return cut_windows(x, window_starts(len(x), hop, 0, window, cover_end=True), window, std_floor_mv)
+
+
+def cut_windows(x: np.ndarray, starts: np.ndarray, window: int = WINDOW,
+                std_floor_mv: float = STD_FLOOR_MV) -> np.ndarray:
+    """Windows (K, W) of x, each normalised; a record shorter than W is tiled (repeated) up to W.
+
+    Tiling keeps the rhythm statistics of a short record, where zero padding would add a flat line the
+    model never sees in the monitor.
+    """
+    if len(x) < window:
+        reps = -(-window // max(len(x), 1))
+        x = np.tile(x, reps)[:window]
+    out = np.stack([x[s : s + window] for s in starts])
+    return np.asarray(normalize_window(out, std_floor_mv), dtype=np.float32)

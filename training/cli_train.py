@@ -137,10 +137,65 @@ def _run(data: Path, out: Path, config: Path | None, device: str, quick: bool, f
 
         add_rr_model(out, ltafdb, holter or rhythm_stage_folder(data, "mitdb"), DEFAULT_CACHE, 5, cfg.seed,
                      nstdb or rhythm_stage_folder(data, "nstdb"))  # and the alarm's fusion on MIT-BIH
+    if not quick and Path(data).is_dir():  # the record head on the bundle just written
+        from training import record_stage
+
+        with progress_bars() as prog:
+            tasks2: dict[str, int] = {}
+
+            def stage_progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks2:
+                    tasks2[stage] = prog.add_task(stage, total=total)
+                prog.update(tasks2[stage], completed=done, total=total)
+
+            record_stage.train_record_stage(out, data, data_hash=d.data_hash, progress=stage_progress)
     console.print(
         f"bundle written to {out} in {time.time() - t0:.0f} s "
         f"(features {t_feat:.0f} s, training {t_train:.0f} s)"
     )
+
+
+DEFAULT_BUNDLE = Path("engines/default")
+
+
+def record(
+    data: Annotated[Path, typer.Option(help="WFDB folder with REFERENCE-v3.csv/REFERENCE.csv")],
+    model: Annotated[Path, typer.Option(help="bundle to add the record head to")] = DEFAULT_BUNDLE,
+    cv_windows: Annotated[Path | None, typer.Option(
+        help="`dacl-train cv --windows` output: cross-validate the head and its ablation on its folds",
+    )] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the head's manifest block")] = None,
+) -> None:
+    """Fit the record head (whole-record class from beats, median beat and DACL windows) into a bundle."""
+    from training import record_stage
+
+    t0 = time.time()
+    with progress_bars() as prog:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = prog.add_task(stage, total=total)
+            prog.update(tasks[stage], completed=done, total=total)
+
+        try:
+            block = record_stage.train_record_stage(model, data, cv_windows=cv_windows, progress=report)
+        except (FileNotFoundError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+    if block.get("cv"):
+        table = Table(title="record head, cross-validated on the DACL CV folds (mean ± sd)")
+        for col in ("inputs", "AF AUROC", "macro AUROC", "challenge F1"):
+            table.add_column(col)
+        for name, s in block["cv"].items():
+            if not isinstance(s, dict):
+                continue
+            table.add_row(name, *(f"{s[k]:.4f} ± {s[k + '_std']:.4f}" for k in
+                                  ("auroc_af", "auroc_macro", "f1_challenge")))
+        console.print(table)
+    console.print(f"record head written to {model} in {time.time() - t0:.0f} s")
+    if json_out is not None:
+        json_out.write_text(json.dumps(block, indent=1))
 
 
 def rhythm_stage_folder(data: Path, name: str) -> Path | None:
@@ -159,6 +214,9 @@ def cv(
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     quick: Annotated[bool, typer.Option(help="small test configuration")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="write per-fold metrics here")] = None,
+    windows: Annotated[Path | None, typer.Option(
+        help="save each fold's window probabilities of its held-out and calibration records (.npz)",
+    )] = None,
 ) -> None:
     """Cross-validate the `run` configuration on DATA: the model-selection estimate, no bundle written."""
     from training import pipeline
@@ -179,7 +237,7 @@ def cv(
             prog.update(tasks[stage], completed=done, total=total)
 
         d = pipeline.load_data(data, cfg, None, lambda n, t: report("features", n, t), device=device)
-        result = pipeline.cross_validate(d, cfg, folds, report)
+        result = pipeline.cross_validate(d, cfg, folds, report, windows)
     s = result["summary"]
     table = Table(title=f"{folds}-fold cross-validation ({len(d.windows.names)} records)")
     table.add_column("metric")

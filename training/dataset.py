@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core import preprocess as core_preprocess
+from core.windowing import cut_windows, eval_windows, window_starts  # noqa: F401  (the record layout)
 
 log = logging.getLogger(__name__)
 
@@ -176,45 +177,6 @@ def read_lead(data_dir: Path, name: str, lead: int = 0) -> tuple[np.ndarray, flo
 def load_record(data_dir: Path, name: str, lead: int = 0, contract=None) -> np.ndarray:
     """Read one WFDB record's lead in mV and preprocess it to the model rate (see preprocess_signal)."""
     return preprocess_signal(*read_lead(data_dir, name, lead), contract)
-
-
-def window_starts(
-    n: int, hop: int, offset: int = 0, window: int = WINDOW, cover_end: bool = False
-) -> np.ndarray:
-    """Start indices of windows of `window` at `hop` from `offset` (clipped so one window fits).
-
-    cover_end adds a last window flush with the record's end (evaluation covers every sample; training
-    crops do not, so every training window starts on the hop grid of its random phase). A record
-    shorter than the window yields one start (0); cut_windows pads it by repeating the record.
-    """
-    if n <= window:
-        return np.zeros(1, dtype=np.int64)
-    offset = min(offset, n - window)
-    starts = list(range(offset, n - window + 1, hop))
-    if cover_end and starts[-1] != n - window:
-        starts.append(n - window)
-    return np.asarray(starts, dtype=np.int64)
-
-
-def eval_windows(x: np.ndarray, window: int = WINDOW, hop: int | None = None,
-                 std_floor_mv: float = core_preprocess.STD_FLOOR_MV) -> np.ndarray:
-    """The windows (K, W) a record is scored on: at `hop` (default W/4) from its start, one at its end."""
-    hop = hop or window // 4
-    return cut_windows(x, window_starts(len(x), hop, 0, window, cover_end=True), window, std_floor_mv)
-
-
-def cut_windows(x: np.ndarray, starts: np.ndarray, window: int = WINDOW,
-                std_floor_mv: float = core_preprocess.STD_FLOOR_MV) -> np.ndarray:
-    """Windows (K, W) of x, each normalised; a record shorter than W is tiled (repeated) up to W.
-
-    Tiling keeps the rhythm statistics of a short record, where zero padding would add a flat line the
-    model never sees in the monitor.
-    """
-    if len(x) < window:
-        reps = -(-window // max(len(x), 1))
-        x = np.tile(x, reps)[:window]
-    out = np.stack([x[s : s + window] for s in starts])
-    return normalize_window(out, std_floor_mv)
 
 
 def class_weights(labels: np.ndarray, n_classes: int = len(CLASSES), power: float = 1.0) -> np.ndarray:

@@ -35,15 +35,20 @@ def score_records(
     window: int = WINDOW,
     progress: Callable[[int, int], None] | None = None,
     std_floor_mv: float = STD_FLOOR_MV,
+    windows_out: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """(R, C) record probabilities: each record's eval_windows through run_windows, then aggregate_records.
 
     `evaluate` passes the ONNX Runtime engine as run_windows (windows → probs), validation the modules.
+    With `windows_out`, each record's (n_windows, C) window probabilities are appended to it (the record
+    head's input).
     """
     probs = np.zeros((len(names), len(CLASSES)))
     for i, name in enumerate(names):
         p = run_windows(eval_windows(load(name), window, std_floor_mv=std_floor_mv))
         probs[i] = aggregate_records(p, np.zeros(len(p), dtype=np.int64), 1)[0]
+        if windows_out is not None:
+            windows_out.append(np.asarray(p, dtype=np.float32))
         if progress is not None:
             progress(i + 1, len(names))
     return probs

@@ -198,6 +198,7 @@ def record_probs(
     loader: Callable[[str], np.ndarray],
     names: list[str],
     device: str = "cpu",
+    windows_out: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """(R, C) record probabilities as `dacl-train evaluate` forms them, with the training modules.
 
@@ -213,7 +214,7 @@ def record_probs(
             return probs.cpu().numpy()
 
     try:
-        return evaluate.score_records(run_windows, loader, names, params.window)
+        return evaluate.score_records(run_windows, loader, names, params.window, windows_out=windows_out)
     finally:
         model.cpu()
 
@@ -255,17 +256,34 @@ def run(data: Data, cfg: TrainConfig, progress=train._noop) -> tuple[DaclModel, 
     return model, hist, validation_metrics(model, va, params_of(cfg), data.loader, cfg.device)
 
 
-def cross_validate(data: Data, cfg: TrainConfig, folds: int, progress=train._noop) -> dict:
+def cross_validate(data: Data, cfg: TrainConfig, folds: int, progress=train._noop,
+                   windows_path: Path | None = None) -> dict:
     """Stratified K-fold over records: per-fold metrics on held-out records and their mean ± std.
 
-    Each fold fits on the other folds, with `run`'s own calibration split inside them.
+    Each fold fits on the other folds, with `run`'s own calibration split inside them. With
+    `windows_path`, every fold's window probabilities of its held-out and its calibration records (in
+    `evaluate`'s layout) are saved there (npz): the out-of-fold inputs the record head is cross-validated on.
     """
-    per_fold = []
+    if windows_path is not None and data.loader is None:
+        raise ValueError("saving window probabilities needs the raw records (a WFDB folder or a pack)")
+    per_fold, saved = [], {}
     for k, (tr_idx, te_idx) in enumerate(dataset.stratified_folds(data.windows.labels, folds, cfg.seed)):
         log.info("fold %d/%d: %d training records, %d held out", k + 1, folds, len(tr_idx), len(te_idx))
         fit_set, cal_set = training_sets(data, cfg, tr_idx)
         model, _ = train.fit(fit_set, cal_set, cfg, progress)
         test = data.windows.subset(te_idx)
-        per_fold.append(validation_metrics(model, test, params_of(cfg), data.loader, cfg.device))
+        if windows_path is None:
+            per_fold.append(validation_metrics(model, test, params_of(cfg), data.loader, cfg.device))
+        else:
+            for part, subset in (("test", test), ("cal", cal_set)):
+                wins: list[np.ndarray] = []
+                probs = record_probs(model, params_of(cfg), data.loader, subset.names, cfg.device, wins)
+                saved[f"fold{k}_{part}_names"] = np.array(subset.names)
+                saved[f"fold{k}_{part}_counts"] = np.array([len(w) for w in wins])
+                saved[f"fold{k}_{part}_windows"] = np.concatenate(wins)
+                if part == "test":
+                    layout = f"eval_windows (hop {dataset.EVAL_HOP}, covering the end)"
+                    per_fold.append({**evaluate.metrics(subset.labels, probs), "window_layout": layout})
+            np.savez_compressed(windows_path, folds=folds, **saved)
         progress("folds", k + 1, folds)
     return {"folds": per_fold, "summary": evaluate.mean_metrics(per_fold)}

@@ -121,12 +121,22 @@ def test_quick_run_exports_a_bundle_equal_to_the_training_modules(cinc_dir, tmp_
     assert all(abs(sum(float(v) for v in r[2:]) - 1) < 1e-4 for r in rows[1:])
 
 
-def test_cross_validation_scores_every_record_once(small_windows, cinc_dir):
+def test_cross_validation_scores_every_record_once(small_windows, cinc_dir, tmp_path):
     from training import dataset, pipeline
 
     data = pipeline.Data(small_windows, "test", "wfdb", lambda name: dataset.load_record(cinc_dir, name))
     cfg = TrainConfig(seed=3, val_fraction=0.25, **TINY)  # 5 of 20 records: one per class or more
-    result = pipeline.cross_validate(data, cfg, folds=2)
+    result = pipeline.cross_validate(data, cfg, folds=2, windows_path=tmp_path / "w.npz")
+    saved = np.load(tmp_path / "w.npz")  # the record head's out-of-fold inputs: every window of every record
+    names = [str(n) for k in (0, 1) for n in saved[f"fold{k}_test_names"]]
+    assert sorted(names) == sorted(small_windows.names)
+    for k in (0, 1):
+        assert len(saved[f"fold{k}_cal_names"]) == 5
+        counts, wins = saved[f"fold{k}_test_counts"], saved[f"fold{k}_test_windows"]
+        first = str(saved[f"fold{k}_test_names"][0])
+        assert counts[0] == len(dataset.eval_windows(dataset.load_record(cinc_dir, first)))
+        assert counts.sum() == len(wins) and wins.shape[1] == 4
+        np.testing.assert_allclose(wins.sum(1), 1.0, atol=1e-5)
     folds = result["folds"]
     assert [f["n_records"] for f in folds] == [20, 20]  # 40 records, stratified halves
     assert sum(np.asarray(f["confusion"]).sum() for f in folds) == 40
