@@ -98,6 +98,15 @@ def window_features(windows: np.ndarray) -> np.ndarray:
                            _scale_features(x[:, lo : lo + CENTRE])], axis=1).astype(np.float32)
 
 
+def sequence_features(rr: np.ndarray) -> np.ndarray:
+    """FEATURES' first half (median, invalid share, shape features) of one RR sequence of any length ≥ 3."""
+    rr = np.asarray(rr, dtype=np.float64)[None, :]
+    invalid = ((rr < RR_CLIP_S[0]) | (rr > RR_CLIP_S[1])).mean(axis=1)
+    w = np.clip(rr, *RR_CLIP_S)
+    med = np.median(w, axis=1, keepdims=True)
+    return np.concatenate([np.log(med)[:, 0], invalid, _scale_features(w / med)[0]])
+
+
 def rr_feature_matrix(beats: np.ndarray, fs: float, chunk: int = 20000) -> tuple[np.ndarray, np.ndarray]:
     """Features at every beat with N intervals before it, and the sample of each decision's centre beat.
 

@@ -60,6 +60,7 @@ class Bundle:
         self.episodes: dict[str, Any] | None = manifest.get("episodes")  # episode detector settings, if any
         self.rr_model: dict[str, Any] | None = manifest.get("rr_model")  # the RR rhythm model, if any
         self.alarm: dict[str, Any] | None = manifest.get("alarm")  # the AF alarm's fusion (core/alarm.py)
+        self.record_head: dict[str, Any] | None = manifest.get("record_head")  # whole-record classes
 
     def onnx_path(self, graph: str) -> Path:
         """Path of ``scattering.onnx`` or ``encoder.onnx``."""
@@ -263,7 +264,7 @@ def load_bundle(path: str | Path, *, check_hashes: bool = True) -> Bundle:
         raise BundleError(f"{manifest_path}: not valid JSON ({err})") from None
     validate_manifest(manifest, root, check_hashes=check_hashes)
     specs = {g: manifest["graphs"][g] for g in ("scattering", "encoder")}
-    for block in ("rhythm", "rr_model"):
+    for block in ("rhythm", "rr_model", "record_head"):
         if block in manifest:
             specs[block] = manifest[block]
     for graph, spec in specs.items():

@@ -150,6 +150,30 @@ def check_rr_block(block: Mapping[str, Any]) -> None:
             raise BundleError(f"rr_model.episodes.{key}={ep[key]!r} must be an integer >= 1")
 
 
+RECORD_ONNX = "record_head.onnx"
+RECORD_FIELDS = ("onnx", "inputs", "outputs", "features", "classes")
+
+
+def check_record_block(block: Mapping[str, Any]) -> None:
+    """Raise BundleError naming the first missing or inconsistent field of a manifest's "record_head".
+
+    Whether this build computes the named features is checked where they are computed (core/record_head.py).
+    """
+    for key in RECORD_FIELDS:
+        if key not in block:
+            raise BundleError(f"manifest record_head lacks field {key!r}")
+    f = len(block["features"])
+    if block["inputs"] != {"record_features": ["batch", f]}:
+        raise BundleError(f"record_head.inputs is {block['inputs']}, expected "
+                          f"{{'record_features': ['batch', {f}]}} (one value per record_head.features name)")
+    codes = [c for c, _ in CLASSES]
+    if list(block["classes"]) != codes:
+        raise BundleError(f"record_head.classes is {block['classes']}, expected {codes}")
+    if block["outputs"] != {"record_probs": ["batch", len(codes)]}:
+        raise BundleError(f"record_head.outputs is {block['outputs']}, expected "
+                          f"{{'record_probs': ['batch', {len(codes)}]}}")
+
+
 ALARM_FIELDS = ("inputs", "mean", "std", "coef", "bias")
 
 
@@ -196,7 +220,7 @@ def _check_episodes(episodes: dict) -> None:
 def _check_files(manifest: dict, root: Path, check_hashes: bool) -> None:
     files = manifest["files"]
     needed = [manifest["graphs"][g][k] for g in GRAPHS for k in ("onnx", "program")]
-    for block in ("rhythm", "rr_model"):
+    for block in ("rhythm", "rr_model", "record_head"):
         if block in manifest:
             needed.append(manifest[block]["onnx"])
     needed.append(_need(manifest["reference_cloud"], "file", "reference_cloud."))
@@ -249,4 +273,6 @@ def validate_manifest(manifest: dict, root: Path, *, check_hashes: bool = True) 
         check_rr_block(manifest["rr_model"])
     if "alarm" in manifest:
         check_alarm_block(manifest["alarm"], "rr_model" in manifest)
+    if "record_head" in manifest:
+        check_record_block(manifest["record_head"])
     _check_files(manifest, root, check_hashes)

@@ -17,6 +17,7 @@ from training import cli_engines, cli_evaluate, cli_rhythm, cli_train
 app = typer.Typer(add_completion=False, help="DACL training, evaluation and engine tools.")
 app.command()(cli_train.run)
 app.command()(cli_train.cv)
+app.command()(cli_train.record)
 app.command("evaluate")(cli_evaluate.evaluate_cmd)
 app.command()(cli_train.pack)
 app.command("build-engines")(cli_engines.build_engines_cmd)
