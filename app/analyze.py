@@ -23,6 +23,7 @@ from typing import Any
 
 from app.args import add_engine_args, configure_logging, engine_options, parse_lead
 from app.headless import DEFAULT_MODEL
+from core.record_head import describe
 
 log = logging.getLogger(__name__)
 
@@ -258,9 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         model.close()
     for s in run["records"]:
+        whole = s.get("record_class")
         console.print(f"{s['record']}: {s['windows']} windows, {s['dropped']} dropped, "
                       f"{len(s['af_episodes'])} AF episode(s), AF burden {100 * s['af_burden']:.1f} %, "
-                      f"{s['x_real_time']:.0f}× real time")
+                      f"{s['x_real_time']:.0f}× real time"
+                      + (f", whole recording: {describe(whole)}" if whole else ""))
     for s in run["skipped"]:
         console.print(f"[yellow]skipped[/yellow] {s['record']}: {s['error']}")
     console.print(f"{len(run['records'])} analysed, {len(run['skipped'])} skipped → {args.out}")

@@ -13,6 +13,7 @@ import numpy as np
 
 from core.analyze import AF, RecordAnalysis
 from core.ec57 import af_reference
+from core.record_head import describe
 from core.results import CLASS_CODES
 
 STRIP_S = 10.0
@@ -50,7 +51,8 @@ def write_report(analysis: RecordAnalysis, path: str | Path) -> Path:
         f"{rec.name}  ·  lead {rec.lead}  ·  {rec.duration_s / 60:.1f} min at {rec.fs:g} Hz  ·  "
         f"AF burden {100 * summary['af_burden']:.1f} %  ·  {len(episodes)} AF episode(s)  ·  "
         f"median HR {hr_stats['median'] or float('nan'):.0f} bpm"
-        f"{'  ·  PACED (marked by the user)' if analysis.paced else ''}\n"
+        f"{'  ·  PACED (marked by the user)' if analysis.paced else ''}"
+        f"{'  ·  whole recording: ' + describe(summary['record_class']) if summary['record_class'] else ''}\n"
         f"{len(analysis)} windows ({analysis.dropped} dropped) analysed in {analysis.wall_s:.1f} s "
         f"({summary['x_real_time']:.0f}× real time) on {analysis.backend}", fontsize=10)
 
@@ -105,3 +107,4 @@ def _clock(seconds: float) -> str:
     m, s = divmod(int(round(seconds)), 60)
     h, m = divmod(m, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+

@@ -29,6 +29,7 @@ import numpy as np
 
 from core.events import EpisodeSettings, EventLog, RhythmEvent, write_rhythm_annotations
 from core.record_beats import to_record_samples
+from core.record_head import SHORT_S, classify_recording
 from core.records import PREFERRED_LEADS, EcgRecord
 from core.results import CLASS_CODES, WindowResult, alarm_input, write_summary
 from core.scheduler import InferenceModel, SchedulerConfig
@@ -95,6 +96,7 @@ class RecordAnalysis:
     rr_episodes: list[tuple[int, int]] | None = None  # the RR model's AF episodes (model-rate samples)
     alarm_probs: np.ndarray | None = None  # (n, 4) the alarm model's (RR model fused with the window)
     paced: bool = False  # the record was analysed as a paced patient's (marked by the user)
+    record_class: np.ndarray | None = None  # (4,) the record head's class probabilities (short recordings)
 
     @property
     def alarm_input(self) -> np.ndarray:
@@ -182,6 +184,11 @@ class RecordAnalysis:
             "paced": {"marked_by_user": self.paced,
                       "alarm": "the RR model's beat sequence alone (core/alarm.py)" if self.paced else
                       "the RR model fused with the window"},
+            "record_class": None if self.record_class is None else {
+                "class": CLASS_CODES[int(np.argmax(self.record_class))],
+                "probs": {c: float(p) for c, p in zip(CLASS_CODES, self.record_class, strict=True)},
+                "note": "the whole recording's class from the record head (its beats, median beat and "
+                        f"DACL windows), given for recordings up to {SHORT_S:.0f} s"},
             "alarm_input": "alarm_probs" if self.alarm_probs is not None else
             "rhythm_probs" if self.rhythm_probs is not None else "probs",
             "wall_s": self.wall_s,
@@ -294,6 +301,9 @@ def analyze_record(
 
         end = round(record.n_samples * config.fs / record.fs)  # the record's end at the model rate
         rr_episodes = rr_episodes_of(beats, config.fs, model.rr_rhythm, end)
+    record_class = None
+    if model.record_head is not None and record.duration_s <= SHORT_S:
+        record_class = classify_recording(record.signal, record.fs, model)
     wall = time.monotonic() - t0
     return RecordAnalysis(
         record=record,
@@ -322,7 +332,9 @@ def analyze_record(
         wall_s=wall,
         backend=model.backend,
         paced=paced,
+        record_class=record_class,
     )
+
 
 
 def write_outputs(analysis: RecordAnalysis, out_dir: str | Path, extension: str = "dacl",

@@ -26,6 +26,7 @@ class InferenceModel:
     episodes: EpisodeSettings | None = None  # the episode detector's settings (None: core.events' defaults)
     rr_rhythm = None  # core.beat_analysis.RrRhythm: the bundle's RR rhythm model over the stream's beats
     alarm = None  # core.alarm.AlarmFusion: the AF alarm's model over the window and the RR model's output
+    record_head = None  # core.record_head.RecordClassifier: a short recording's class as a whole
 
     def infer(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return probs (B, 4), embedding (B, D), trajectory (B, 2) for a batch of normalised windows."""

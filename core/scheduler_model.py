@@ -56,6 +56,11 @@ class PipelineModel(InferenceModel):
             from core.alarm import AlarmFusion
 
             self.alarm = AlarmFusion(bundle.alarm, f"bundle {bundle.path}: manifest alarm")
+        self.record_head = None
+        if bundle.record_head is not None:
+            from core.record_head import RecordClassifier
+
+            self.record_head = RecordClassifier(bundle)
 
     def infer(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return probs (B, 4), embedding (B, D), trajectory (B, 2)."""

@@ -15,29 +15,51 @@ from training import dataset, evaluate
 from training.cli_console import console, metrics_table, progress_bars
 
 
-def predict_folder(data: Path, model: Path, backend: str = "onnxruntime", progress=None):
-    """Run a bundle through the engine runtime on every record of DATA: (records, probs (R, 4)).
+def predict_folder(data: Path, model: Path, backend: str = "onnxruntime", progress=None,
+                   use_head: bool = True):
+    """Run a bundle through the engine runtime on every record of DATA: (records, probs (R, 4), mean (R, 4)).
 
     Records are preprocessed, windowed and normalised by the bundle's own contract (engines.contract).
+    probs are the record head's (core.record_head) when the bundle has one and use_head, else the
+    windows' geometric mean; mean is always the geometric mean of the windows (the DACL score alone).
     """
+    from core.record_features import record_features
     from engines.backend_onnxruntime import onnxruntime_pipeline
     from engines.bundle import load_bundle
     from engines.contract import ModelContract
 
     bundle = load_bundle(model)
     contract = ModelContract.from_manifest(bundle.manifest, f"bundle {bundle.path}")
+    head = None
+    if use_head and bundle.record_head is not None:
+        from core.record_head import RecordClassifier
+
+        head = RecordClassifier(bundle)
     engine = onnxruntime_pipeline(bundle, "cpu")
     records = dataset.list_records(data)
-    probs = evaluate.score_records(
+    signals: list[np.ndarray] = []
+    windows: list[np.ndarray] = []
+
+    def load(name: str) -> np.ndarray:
+        x = dataset.load_record(data, name, contract=contract)
+        if head is not None:
+            signals.append(x)
+        return x
+
+    mean = evaluate.score_records(
         lambda w: engine.run(w)["probs"],
-        lambda name: dataset.load_record(data, name, contract=contract),
+        load,
         [r.name for r in records],
         contract.window,
         progress,
         contract.std_floor_mv,
+        windows_out=windows if head is not None else None,
     )
     engine.close()
-    return records, probs
+    if head is None:
+        return records, mean, mean
+    feats = np.stack([record_features(x, w) for x, w in zip(signals, windows, strict=True)])
+    return records, head.engine.run(feats), mean
 
 
 def evaluate_cmd(
@@ -91,7 +113,7 @@ def _ec57_table(title: str, g: dict) -> Table:
 def _evaluate_records(data: Path, model: Path, predictions: Path | None) -> dict:
     with progress_bars() as prog:
         task = prog.add_task("records", total=1)
-        records, probs = predict_folder(
+        records, probs, mean = predict_folder(
             data, model, progress=lambda d, n: prog.update(task, completed=d, total=n)
         )
     if predictions is not None:
@@ -105,7 +127,11 @@ def _evaluate_records(data: Path, model: Path, predictions: Path | None) -> dict
     labels = np.array([r.label for r in records])
     if (labels >= 0).all():
         m = evaluate.metrics(labels, probs)
-        console.print(metrics_table(f"{model} on {data}", m))
+        if probs is not mean:  # the record head decides; the windows' mean alone is the DACL ablation
+            m["windows_mean"] = evaluate.metrics(labels, mean)
+            console.print(metrics_table(f"{model} on {data}: DACL windows alone (geometric mean)",
+                                        m["windows_mean"]))
+        console.print(metrics_table(f"{model} on {data}" + (": record head" if probs is not mean else ""), m))
     else:
         m = {"n_records": len(records), "note": "no labels: predictions only"}
         console.print(f"{len(records)} records predicted (no label CSV, so no metrics)")

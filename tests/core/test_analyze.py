@@ -206,3 +206,23 @@ def test_a_record_resampled_to_another_rate_gives_the_same_af_episodes(model, fs
     assert native, "201 starts in AF: the native analysis must find it"
     assert len(moved) == len(native)
     np.testing.assert_allclose(moved, native, atol=5.0)
+
+
+def test_short_recordings_are_classified_as_a_whole(model):
+    """A 30 s AF demo record classified whole, equal to the head run on its own; none past SHORT_S."""
+    from pathlib import Path
+
+    from core.record_head import SHORT_S, classify_recording
+
+    if model.record_head is None:
+        pytest.skip("the bundle under test has no record head (engines/default has one)")
+    record = open_record(Path(__file__).parents[2] / "app" / "demo" / "A00004")  # CinC: AF
+    analysis = analyze_record(record, model)
+    whole = analysis.summary()["record_class"]
+    assert whole["class"] == "A" and sum(whole["probs"].values()) == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(analysis.record_class, classify_recording(record.signal, record.fs, model),
+                               atol=1e-6)
+    need_data(MITBIH_100)
+    long = open_record(MITBIH_100)
+    long = dataclasses.replace(long, signal=long.signal[: int((SHORT_S + 10) * long.fs)])
+    assert analyze_record(long, model).summary()["record_class"] is None
