@@ -9,22 +9,19 @@ asking for others), its classes and its cross-validated figures. `write_record_h
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engines.base import EngineError
 from engines.bundle_spec import (
     CLASSES,
     RECORD_ONNX,
     BundleError,
     check_record_block,
-    file_sha256,
-    validate_manifest,
 )
+from engines.small_graph import CpuGraph, add_block
 
 EXPORT_TOLERANCE = 1e-5
 
@@ -33,25 +30,14 @@ class RecordHeadEngine:
     """record_head.onnx in an ONNX Runtime CPU session: record_features (B, F) → record_probs (B, 4)."""
 
     def __init__(self, bundle_path: str | Path, block: Mapping[str, Any], threads: int = 1) -> None:
-        import onnxruntime as ort
-
         check_record_block(block)
         self.n_features = len(block["features"])
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(Path(bundle_path) / block["onnx"]), options,
-                                            providers=["CPUExecutionProvider"])
+        self.graph = CpuGraph(Path(bundle_path) / block["onnx"], ("record_features", "record_probs"),
+                              self.n_features, len(CLASSES), "record head", threads)
 
     def run(self, features: np.ndarray) -> np.ndarray:
         """record_probs (B, 4) of float32 features (B, F)."""
-        x = np.ascontiguousarray(features, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise EngineError(f"record head input must be (B, {self.n_features}); got {x.shape}")
-        if len(x) == 0:
-            return np.empty((0, len(CLASSES)), np.float32)
-        return self.session.run(["record_probs"], {"record_features": x})[0]
+        return self.graph.run(features)
 
 
 def write_record_head(bundle_dir: str | Path, model: Any, spec: Mapping[str, Any], example: np.ndarray,
@@ -64,8 +50,6 @@ def write_record_head(bundle_dir: str | Path, model: Any, spec: Mapping[str, Any
     import onnxruntime as ort
 
     root = Path(bundle_dir)
-    manifest_path = root / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
     (root / RECORD_ONNX).write_bytes(model.SerializeToString())
     x = np.ascontiguousarray(example, dtype=np.float32)
     session = ort.InferenceSession(str(root / RECORD_ONNX), providers=["CPUExecutionProvider"])
@@ -76,9 +60,4 @@ def write_record_head(bundle_dir: str | Path, model: Any, spec: Mapping[str, Any
     block = {**dict(spec), "onnx": RECORD_ONNX, "classes": [c for c, _ in CLASSES],
              "inputs": {"record_features": ["batch", int(x.shape[1])]},
              "outputs": {"record_probs": ["batch", len(CLASSES)]}, "max_ort_deviation": dev}
-    check_record_block(block)
-    manifest["record_head"] = block
-    manifest["files"][RECORD_ONNX] = file_sha256(root / RECORD_ONNX)
-    validate_manifest(manifest, root)
-    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
-    return block
+    return add_block(root, "record_head", RECORD_ONNX, block, check_record_block)

@@ -8,7 +8,6 @@ and its beat-level episode settings ("episodes"). `write_rr_model` adds or repla
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from engines.base import EngineError
 from engines.bundle_spec import (
     RR_CLASSES,
     RR_ONNX,
     BundleError,
     check_rr_block,
-    file_sha256,
-    validate_manifest,
 )
 from engines.export import export_onnx_multi, max_ort_deviation
+from engines.small_graph import CpuGraph, add_block
 
 EXPORT_TOLERANCE = 1e-5
 
@@ -35,26 +32,15 @@ class RrModelEngine:
     """rr_rhythm.onnx in an ONNX Runtime CPU session: rr_features (B, F) → rr_probs (B, 3)."""
 
     def __init__(self, bundle_path: str | Path, block: Mapping[str, Any], threads: int = 1) -> None:
-        import onnxruntime as ort
-
         check_rr_block(block)
         self.block = dict(block)
         self.n_features = len(block["features"])
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(Path(bundle_path) / block["onnx"]), options,
-                                            providers=["CPUExecutionProvider"])
+        self.graph = CpuGraph(Path(bundle_path) / block["onnx"], ("rr_features", "rr_probs"), self.n_features,
+                              len(RR_CLASSES), "rr model", threads)
 
     def run(self, features: np.ndarray) -> np.ndarray:
         """rr_probs (B, 3) of float32 features (B, F)."""
-        x = np.ascontiguousarray(features, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise EngineError(f"rr model input must be (B, {self.n_features}); got {x.shape}")
-        if len(x) == 0:
-            return np.empty((0, len(RR_CLASSES)), np.float32)
-        return self.session.run(["rr_probs"], {"rr_features": x})[0]
+        return self.graph.run(features)
 
 
 def write_rr_model(bundle_dir: str | Path, module: nn.Module, spec: Mapping[str, Any],
@@ -65,8 +51,6 @@ def write_rr_model(bundle_dir: str | Path, module: nn.Module, spec: Mapping[str,
     features (N, F) for the export check, which must match PyTorch within 1e-5.
     """
     root = Path(bundle_dir)
-    manifest_path = root / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
     x = torch.from_numpy(np.ascontiguousarray(example, dtype=np.float32))
     module = module.eval()  # forward(rr_features) → probabilities (B, 3), as training/rr_model.RrRhythmNet
     export_onnx_multi(module, {"rr_features": x}, root / RR_ONNX, ("rr_probs",))
@@ -76,9 +60,4 @@ def write_rr_model(bundle_dir: str | Path, module: nn.Module, spec: Mapping[str,
     block = {**dict(spec), "onnx": RR_ONNX, "classes": list(RR_CLASSES),
              "inputs": {"rr_features": ["batch", int(x.shape[1])]},
              "outputs": {"rr_probs": ["batch", len(RR_CLASSES)]}, "max_ort_deviation": dev}
-    check_rr_block(block)
-    manifest["rr_model"] = block
-    manifest["files"][RR_ONNX] = file_sha256(root / RR_ONNX)
-    validate_manifest(manifest, root)
-    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
-    return block
+    return add_block(root, "rr_model", RR_ONNX, block, check_rr_block)

@@ -24,6 +24,18 @@ def progress_bars() -> Progress:
     )
 
 
+def stage_reporter(prog: Progress, tasks: dict[str, int] | None = None):
+    """report(stage, done, total): one bar per named stage, added the first time the stage reports."""
+    tasks = {} if tasks is None else tasks
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = prog.add_task(stage, total=total)
+        prog.update(tasks[stage], completed=done, total=total)
+
+    return report
+
+
 def metrics_table(title: str, m: dict) -> Table:
     """The record-classification metrics of training.evaluate.metrics as a table."""
     table = Table(title=title)

@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 
 from training import dataset, distributed
-from training.cli_console import console, metrics_table, progress_bars
+from training.cli_console import console, metrics_table, progress_bars, stage_reporter
 from training.config import TrainConfig
 
 log = logging.getLogger("dacl-train")
@@ -82,12 +82,7 @@ def _run(data: Path, out: Path, config: Path | None, device: str, quick: bool, f
         d = pipeline.load_data_ranked(data, cfg, features_cache, feat_progress, device=device)
         prog.update(task, completed=1, total=1)
         t_feat = time.time() - t0
-        tasks: dict[str, int] = {}
-
-        def fit_progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = prog.add_task(stage, total=total)
-            prog.update(tasks[stage], completed=done, total=total)
+        fit_progress = stage_reporter(prog)
 
         model, hist, val = pipeline.run(d, cfg, fit_progress)
         if not distributed.is_main():  # the others wait for rank 0's bundle at the closing barrier
@@ -141,14 +136,7 @@ def _run(data: Path, out: Path, config: Path | None, device: str, quick: bool, f
         from training import record_stage
 
         with progress_bars() as prog:
-            tasks2: dict[str, int] = {}
-
-            def stage_progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks2:
-                    tasks2[stage] = prog.add_task(stage, total=total)
-                prog.update(tasks2[stage], completed=done, total=total)
-
-            record_stage.train_record_stage(out, data, data_hash=d.data_hash, progress=stage_progress)
+            record_stage.train_record_stage(out, data, data_hash=d.data_hash, progress=stage_reporter(prog))
     console.print(
         f"bundle written to {out} in {time.time() - t0:.0f} s "
         f"(features {t_feat:.0f} s, training {t_train:.0f} s)"
@@ -171,13 +159,7 @@ def record(
 
     t0 = time.time()
     with progress_bars() as prog:
-        tasks: dict[str, int] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = prog.add_task(stage, total=total)
-            prog.update(tasks[stage], completed=done, total=total)
-
+        report = stage_reporter(prog)
         try:
             block = record_stage.train_record_stage(model, data, cv_windows=cv_windows, progress=report)
         except (FileNotFoundError, ValueError) as exc:
@@ -229,12 +211,7 @@ def cv(
         cfg = TrainConfig.from_file(config, cfg)
     cfg.device = device
     with progress_bars() as prog:
-        tasks: dict[str, int] = {"features": prog.add_task("features", total=1)}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = prog.add_task(stage, total=total)
-            prog.update(tasks[stage], completed=done, total=total)
+        report = stage_reporter(prog, {"features": prog.add_task("features", total=1)})
 
         d = pipeline.load_data(data, cfg, None, lambda n, t: report("features", n, t), device=device)
         result = pipeline.cross_validate(d, cfg, folds, report, windows)
