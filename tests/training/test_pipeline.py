@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 
 import numpy as np
@@ -119,6 +120,26 @@ def test_quick_run_exports_a_bundle_equal_to_the_training_modules(cinc_dir, tmp_
     assert rows[0] == ["record", "label", "p_N", "p_A", "p_O", "p_~"]
     assert [r[:2] for r in rows[1:]] == [["A00001", "N"], ["A00004", "A"], ["A00005", "A"]]
     assert all(abs(sum(float(v) for v in r[2:]) - 1) < 1e-4 for r in rows[1:])
+
+    # the record head fitted into that bundle (dacl-train record) on 40 labelled records; evaluate uses it
+    from training import dataset
+
+    labelled = tmp_path / "labelled"
+    labelled.mkdir()
+    picked = [r for c in range(4) for r in [r for r in dataset.list_records(cinc_dir) if r.label == c][:10]]
+    for r in picked:
+        for suffix in (".hea", ".mat"):
+            os.symlink((cinc_dir / f"{r.name}{suffix}").resolve(), labelled / f"{r.name}{suffix}")
+    (labelled / "REFERENCE.csv").write_text("".join(f"{r.name},{dataset.CLASSES[r.label]}\n" for r in picked))
+    res = runner.invoke(app, ["record", "--data", str(labelled), "--model", str(tmp_path / "bundle")])
+    assert res.exit_code == 0, res.output
+    block = load_bundle(tmp_path / "bundle").record_head
+    assert block["training"]["records"] == 40 and block["max_ort_deviation"] < 1e-5
+    res = runner.invoke(app, ["evaluate", "--data", str(folder), "--model", str(tmp_path / "bundle"),
+                              "--json", str(tmp_path / "m2.json")])
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "m2.json").read_text())  # the head decides; the windows' mean beside it
+    assert m["n_records"] == m["windows_mean"]["n_records"] == 3
 
 
 def test_cross_validation_scores_every_record_once(small_windows, cinc_dir, tmp_path):
