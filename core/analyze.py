@@ -336,7 +336,6 @@ def analyze_record(
     )
 
 
-
 def write_outputs(analysis: RecordAnalysis, out_dir: str | Path, extension: str = "dacl",
                   extra_files: dict[str, Path] | None = None) -> dict[str, Path]:
     """Write `<record>.<extension>` (rhythm annotations), `<record>_windows.csv` and `<record>_summary.json`.

@@ -17,9 +17,9 @@ import numpy as np
 from core.rhythm import offline_tracking
 from core.rr_features import FEATURES as RR_FEATURES
 from core.rr_features import sequence_features
-from engines.contract import HOP, MODEL_FS, WINDOW
+from core.windowing import window_starts
+from engines.contract import CLASS_CODES, HOP, MODEL_FS, WINDOW
 
-CLASS_CODES = ("N", "A", "O", "~")
 BEFORE_S, AFTER_S = 0.3, 0.5  # the beat segment around each R peak
 SHAPE_STEP = 8  # median-beat samples kept: every 8th at 300 Hz (27 ms), 30 points
 
@@ -35,13 +35,9 @@ NAMES = RR_NAMES + MORPH_NAMES + WINDOW_NAMES
 
 def record_beats(x: np.ndarray, fs: float = MODEL_FS, window: int = WINDOW, hop: int = HOP) -> np.ndarray:
     """Beat indices (samples of x) the monitor's detector keeps over the whole preprocessed recording."""
-    n = x.size
-    if n < window:
+    if x.size < window:
         return np.empty(0, np.int64)
-    starts = list(range(0, n - window + 1, hop))
-    if starts[-1] != n - window:
-        starts.append(n - window)
-    starts = np.asarray(starts)
+    starts = window_starts(x.size, hop, 0, window, cover_end=True)
     windows = np.lib.stride_tricks.sliding_window_view(np.asarray(x, np.float32), window)[starts]
     _, beats = offline_tracking(np.ascontiguousarray(windows), starts + window, fs, features=False)
     return np.unique(beats)
@@ -108,12 +104,16 @@ def window_summary(window_probs: np.ndarray, floor: float = 1e-7) -> np.ndarray:
                            top, [np.log(len(p))]])
 
 
-def record_features(x: np.ndarray, window_probs: np.ndarray, fs: float = MODEL_FS,
-                    beats: np.ndarray | None = None) -> np.ndarray:
-    """(len(NAMES),) float32 features of one preprocessed recording x (mV at fs) and its windows' probs."""
+def beat_features(x: np.ndarray, fs: float = MODEL_FS) -> np.ndarray:
+    """RR_NAMES + MORPH_NAMES (float32) of one preprocessed recording x (mV at fs), from its own beats."""
     x = np.asarray(x, np.float64)
     if not np.isfinite(x).all():
         raise ValueError("recording has non-finite samples")
-    beats = record_beats(x, fs) if beats is None else np.asarray(beats, np.int64)
-    return np.concatenate([rr_summary(beats, fs, x.size / fs), morphology_summary(x, beats, fs),
-                           window_summary(window_probs)]).astype(np.float32)
+    beats = record_beats(x, fs)
+    return np.concatenate([rr_summary(beats, fs, x.size / fs), morphology_summary(x, beats, fs)]).astype(
+        np.float32)
+
+
+def record_features(x: np.ndarray, window_probs: np.ndarray, fs: float = MODEL_FS) -> np.ndarray:
+    """(len(NAMES),) float32 features of one preprocessed recording x (mV at fs) and its windows' probs."""
+    return np.concatenate([beat_features(x, fs), window_summary(window_probs)]).astype(np.float32)

@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.preprocess import STD_FLOOR_MV
 from core.record_features import NAMES, record_features
 from core.windowing import eval_windows
 
@@ -33,6 +32,7 @@ class RecordClassifier:
     """A bundle's record head: classify(preprocessed recording, window inference) → probabilities (4,)."""
 
     def __init__(self, bundle) -> None:
+        from engines.contract import ModelContract
         from engines.record_head import RecordHeadEngine
 
         block = bundle.record_head
@@ -43,8 +43,8 @@ class RecordClassifier:
             raise ValueError(f"bundle {bundle.path}: record_head.features differ from what this code "
                              f"computes ({len(block['features'])} named, {len(NAMES)} computed); "
                              "retrain the head")
-        self.window = int(bundle.window)
-        self.std_floor_mv = float(bundle.preprocessing["normalization"].get("std_floor_mv", STD_FLOOR_MV))
+        contract = ModelContract.from_manifest(bundle.manifest, f"bundle {bundle.path}")
+        self.window, self.std_floor_mv = contract.window, contract.std_floor_mv
         self.engine = RecordHeadEngine(bundle.path, block)
 
     def features(self, x: np.ndarray, infer: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

@@ -24,38 +24,17 @@ def predict_folder(data: Path, model: Path, backend: str = "onnxruntime", progre
     windows' geometric mean; mean is always the geometric mean of the windows (the DACL score alone).
     """
     from core.record_features import record_features
-    from engines.backend_onnxruntime import onnxruntime_pipeline
     from engines.bundle import load_bundle
-    from engines.contract import ModelContract
 
     bundle = load_bundle(model)
-    contract = ModelContract.from_manifest(bundle.manifest, f"bundle {bundle.path}")
     head = None
     if use_head and bundle.record_head is not None:
         from core.record_head import RecordClassifier
 
         head = RecordClassifier(bundle)
-    engine = onnxruntime_pipeline(bundle, "cpu")
     records = dataset.list_records(data)
-    signals: list[np.ndarray] = []
-    windows: list[np.ndarray] = []
-
-    def load(name: str) -> np.ndarray:
-        x = dataset.load_record(data, name, contract=contract)
-        if head is not None:
-            signals.append(x)
-        return x
-
-    mean = evaluate.score_records(
-        lambda w: engine.run(w)["probs"],
-        load,
-        [r.name for r in records],
-        contract.window,
-        progress,
-        contract.std_floor_mv,
-        windows_out=windows if head is not None else None,
-    )
-    engine.close()
+    signals: list[np.ndarray] | None = [] if head is not None else None
+    mean, windows = evaluate.bundle_scores(bundle, data, [r.name for r in records], progress, signals)
     if head is None:
         return records, mean, mean
     feats = np.stack([record_features(x, w) for x, w in zip(signals, windows, strict=True)])

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from core.preprocess import STD_FLOOR_MV
-from training.dataset import CLASSES, WINDOW, eval_windows
+from training.dataset import CLASSES, WINDOW, eval_windows, load_record
 
 
 def aggregate_records(window_probs: np.ndarray, record: np.ndarray, n_records: int,
@@ -52,6 +52,34 @@ def score_records(
         if progress is not None:
             progress(i + 1, len(names))
     return probs
+
+
+def bundle_scores(bundle, data, names: list[str], progress: Callable[[int, int], None] | None = None,
+                  signals_out: list[np.ndarray] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Records of DATA through a loaded bundle's engines (ONNX Runtime CPU), each by the bundle's contract.
+
+    Returns (R, C) record probabilities (score_records) and each record's window probabilities;
+    `signals_out` also collects each record's preprocessed lead (the record head's input).
+    """
+    from engines.backend_onnxruntime import onnxruntime_pipeline
+    from engines.contract import ModelContract
+
+    contract = ModelContract.from_manifest(bundle.manifest, f"bundle {bundle.path}")
+    engine = onnxruntime_pipeline(bundle, "cpu")
+    windows: list[np.ndarray] = []
+
+    def load(name: str) -> np.ndarray:
+        x = load_record(data, name, contract=contract)
+        if signals_out is not None:
+            signals_out.append(x)
+        return x
+
+    try:
+        probs = score_records(lambda w: engine.run(w)["probs"], load, names, contract.window, progress,
+                              contract.std_floor_mv, windows_out=windows)
+    finally:
+        engine.close()
+    return probs, windows
 
 
 def metrics(y: np.ndarray, probs: np.ndarray) -> dict:

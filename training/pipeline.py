@@ -225,14 +225,15 @@ def validation_metrics(
     params: features.ScatteringParams,
     loader: Callable[[str], np.ndarray] | None,
     device: str = "cpu",
+    windows_out: list[np.ndarray] | None = None,
 ) -> dict:
     """Record-level metrics on validation records, in `evaluate`'s window layout.
 
     Without raw records (a features cache alone) they fall back to the cached training-layout windows,
-    which score lower.
+    which score lower. `windows_out` collects each record's window probabilities (needs the records).
     """
     if loader is not None:
-        probs = record_probs(model, params, loader, val.names, device)
+        probs = record_probs(model, params, loader, val.names, device, windows_out)
         layout = f"eval_windows (hop {dataset.EVAL_HOP}, covering the end)"
     else:
         out = train.predict_windows(model, val.scattering)
@@ -272,18 +273,15 @@ def cross_validate(data: Data, cfg: TrainConfig, folds: int, progress=train._noo
         fit_set, cal_set = training_sets(data, cfg, tr_idx)
         model, _ = train.fit(fit_set, cal_set, cfg, progress)
         test = data.windows.subset(te_idx)
-        if windows_path is None:
-            per_fold.append(validation_metrics(model, test, params_of(cfg), data.loader, cfg.device))
-        else:
+        wins: dict[str, list[np.ndarray]] = {"test": [], "cal": []}
+        per_fold.append(validation_metrics(model, test, params_of(cfg), data.loader, cfg.device,
+                                           wins["test"] if windows_path is not None else None))
+        if windows_path is not None:
+            record_probs(model, params_of(cfg), data.loader, cal_set.names, cfg.device, wins["cal"])
             for part, subset in (("test", test), ("cal", cal_set)):
-                wins: list[np.ndarray] = []
-                probs = record_probs(model, params_of(cfg), data.loader, subset.names, cfg.device, wins)
                 saved[f"fold{k}_{part}_names"] = np.array(subset.names)
-                saved[f"fold{k}_{part}_counts"] = np.array([len(w) for w in wins])
-                saved[f"fold{k}_{part}_windows"] = np.concatenate(wins)
-                if part == "test":
-                    layout = f"eval_windows (hop {dataset.EVAL_HOP}, covering the end)"
-                    per_fold.append({**evaluate.metrics(subset.labels, probs), "window_layout": layout})
+                saved[f"fold{k}_{part}_counts"] = np.array([len(w) for w in wins[part]])
+                saved[f"fold{k}_{part}_windows"] = np.concatenate(wins[part])
             np.savez_compressed(windows_path, folds=folds, **saved)
         progress("folds", k + 1, folds)
     return {"folds": per_fold, "summary": evaluate.mean_metrics(per_fold)}

@@ -174,11 +174,11 @@ def beat_oof(x: np.ndarray, y: np.ndarray, cfg: HeadConfig,
 
 def fit_record_head(x: np.ndarray, y: np.ndarray, fusion_idx: np.ndarray, cfg: HeadConfig,
                     use: tuple[str, ...] = ABLATIONS["fused"], oof: np.ndarray | None = None,
-                    progress: Callable[[int, int], None] = lambda d, n: None) -> RecordHead:
+                    progress: Callable[[int, int], None] = lambda d, n: None, trees=None) -> RecordHead:
     """The head for records x (R, len(NAMES)) with labels y; the fusion is fitted on x[fusion_idx] only.
 
     The window part of x need only be valid on fusion_idx (elsewhere the DACL model saw the record). `oof`:
-    the beat branch's out-of-fold log-probabilities, when already computed.
+    the beat branch's out-of-fold log-probabilities, and `trees` its fit on all of x, when already computed.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -188,7 +188,7 @@ def fit_record_head(x: np.ndarray, y: np.ndarray, fusion_idx: np.ndarray, cfg: H
     if "beats" in use:
         if oof is None:
             oof = beat_oof(x, y, cfg, progress)
-        head.trees = fit_trees(x, y, cfg, cfg.seed)
+        head.trees = fit_trees(x, y, cfg, cfg.seed) if trees is None else trees
     inputs = head.fusion_inputs(x[fusion_idx], oof[fusion_idx] if "beats" in use else None)
     yf = y[fusion_idx]
     freq = np.bincount(yf, minlength=N_CLASSES) / len(yf)
@@ -221,9 +221,10 @@ def cross_validate(x_beats: np.ndarray, y: np.ndarray, oof_windows: dict[int, di
         p = np.exp(logp - logp.max(1, keepdims=True))
         rows["dacl_mean_logp"].append(evaluate.metrics(y[test], p / p.sum(1, keepdims=True)))
         oof = beat_oof(x[train], y[train], cfg)
+        trees = fit_trees(x[train], y[train], cfg, cfg.seed)  # one fit serves both ablations using beats
         fusion_idx = np.searchsorted(train, cal)
         for name, use in ABLATIONS.items():
-            head = fit_record_head(x[train], y[train], fusion_idx, cfg, use, oof=oof)
+            head = fit_record_head(x[train], y[train], fusion_idx, cfg, use, oof=oof, trees=trees)
             rows[name].append(evaluate.metrics(y[test], head.predict(x[test])))
         log.info("record head fold %d: %s", k, {n: round(r[-1]["f1_challenge"], 4) for n, r in rows.items()})
         progress(k + 1, len(oof_windows))

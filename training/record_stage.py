@@ -50,34 +50,17 @@ def beat_matrix(data: Path, records: list, contract=None, data_hash: str | None 
         return np.load(path)["x"]
     out = np.zeros((len(records), record_head.N_BEAT), np.float32)
     for i, r in enumerate(records):
-        x = dataset.load_record(data, r.name, contract=contract)
-        beats = rf.record_beats(x)
-        out[i] = np.concatenate([rf.rr_summary(beats, rf.MODEL_FS, x.size / rf.MODEL_FS),
-                                 rf.morphology_summary(x, beats)])
+        out[i] = rf.beat_features(dataset.load_record(data, r.name, contract=contract))
         progress("beat features", i + 1, len(records))
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, x=out)
     return out
 
 
-def window_matrix(bundle_path: Path, data: Path, names: list[str],
+def window_matrix(bundle, data: Path, names: list[str],
                   progress: Callable[[str, int, int], None] = _noop) -> np.ndarray:
-    """(R, len(WINDOW_NAMES)) window summaries of records through the bundle's engines (ONNX Runtime)."""
-    from engines.backend_onnxruntime import onnxruntime_pipeline
-    from engines.bundle import load_bundle
-    from engines.contract import ModelContract
-
-    bundle = load_bundle(bundle_path)
-    contract = ModelContract.from_manifest(bundle.manifest, f"bundle {bundle.path}")
-    engine = onnxruntime_pipeline(bundle, "cpu")
-    wins: list[np.ndarray] = []
-    try:
-        evaluate.score_records(lambda w: engine.run(w)["probs"],
-                               lambda name: dataset.load_record(data, name, contract=contract), names,
-                               contract.window, lambda d, n: progress("calibration windows", d, n),
-                               contract.std_floor_mv, windows_out=wins)
-    finally:
-        engine.close()
+    """(R, len(WINDOW_NAMES)) window summaries of records through a loaded bundle's engines (ONNX Runtime)."""
+    _, wins = evaluate.bundle_scores(bundle, data, names, lambda d, n: progress("calibration windows", d, n))
     return np.stack([rf.window_summary(w) for w in wins]).astype(np.float32)
 
 
@@ -124,7 +107,7 @@ def train_record_stage(bundle_path: Path, data: Path, cfg: record_head.HeadConfi
     _, cal = dataset.stratified_split(y, split["val_fraction"], split["seed"])
     x = np.zeros((len(y), len(rf.NAMES)), np.float32)
     x[:, : record_head.N_BEAT] = beats
-    x[cal, record_head.N_BEAT:] = window_matrix(bundle.path, data, [names[i] for i in cal], progress)
+    x[cal, record_head.N_BEAT:] = window_matrix(bundle, data, [names[i] for i in cal], progress)
     cv = None
     if cv_windows is not None:
         cv = record_head.cross_validate(beats, y, load_cv_windows(cv_windows, names), cfg,
