@@ -20,7 +20,7 @@ import numpy as np
 from core.ec57 import af_reference
 from core.rr_features import FEATURES
 from core.rr_irregularity import rr_af_intervals
-from training.rr_data import ErrorProfile, record_features
+from training.rr_data import UNLABELLED, ErrorProfile, changes_of, record_features
 from training.rr_model import Scored, TrainConfig, choose_settings, measures, predict, score_grid, train_model
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,9 @@ def training_rows(corpus: Corpus, members: list[tuple[str, str]], cache: Path | 
     for db, rec in members:
         for source in TRAIN_SOURCES[db]:
             d = load(corpus, db, rec, source, cache, profile)
-            xs.append(d["features"][::TRAIN_STRIDE])
-            ys.append(d["labels"][::TRAIN_STRIDE])
+            keep = d["labels"][::TRAIN_STRIDE] != UNLABELLED  # no rhythm annotation yet: nothing to learn
+            xs.append(d["features"][::TRAIN_STRIDE][keep])
+            ys.append(d["labels"][::TRAIN_STRIDE][keep])
             ws.append(np.full(len(ys[-1]), MITDB_WEIGHT if db == "mitdb" else 1.0, np.float32))
     x, y, w = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
     counts = np.bincount(y, minlength=3).astype(np.float64)
@@ -84,15 +85,22 @@ def training_rows(corpus: Corpus, members: list[tuple[str, str]], cache: Path | 
 
 def reference(corpus: Corpus, db: str, rec: str, n_samples: int) -> list[tuple[int, int]]:
     """The record's reference AF intervals (read once per process: a 24 h .atr takes a second)."""
-    return _reference(corpus.roots[db] / rec, n_samples)
+    return _reference(corpus.roots[db] / rec, n_samples)[0]
+
+
+def labelled_from(corpus: Corpus, db: str, rec: str, n_samples: int) -> int:
+    """The sample of the record's first rhythm annotation (its rhythm is unknown before it)."""
+    return _reference(corpus.roots[db] / rec, n_samples)[1]
 
 
 @functools.cache
-def _reference(path: Path, n_samples: int) -> list[tuple[int, int]]:
+def _reference(path: Path, n_samples: int) -> tuple[list[tuple[int, int]], int]:
     import wfdb
 
     ann = wfdb.rdann(str(path), "atr")
-    return af_reference(ann.sample, ann.symbol, ann.aux_note, n_samples)
+    changes, _ = changes_of(ann)
+    return af_reference(ann.sample, ann.symbol, ann.aux_note, n_samples), \
+        (int(changes[0]) if changes.size else n_samples)
 
 
 def cross_validate(corpus: Corpus, cache: Path | None, k: int = 5, seed: int = 0,
@@ -126,7 +134,7 @@ def cross_validate(corpus: Corpus, cache: Path | None, k: int = 5, seed: int = 0
                     np.savez(oof_dir / name, centres=d["centres"], p=p, n=n, fs=float(d["fs"]), fold=f)
                 scored.setdefault((db, source), []).append(
                     Scored(f"{db}/{rec}", d["centres"], p, reference(corpus, db, rec, n), n, float(d["fs"]),
-                           d["features"][:, FEATURES.index("invalid")]))
+                           d["features"][:, FEATURES.index("invalid")], labelled_from(corpus, db, rec, n)))
         if progress:
             progress(f"fold {f + 1}/{k}: trained on {len(x):,} rows")
     primary = [scored[("ltafdb", "qrs")], scored.get(("mitdb", "atr+errors"), [])]
@@ -173,7 +181,8 @@ def anchor(corpus: Corpus, cache: Path | None, profile: ErrorProfile,
                     det = rr_af_intervals(beats, fs)
                     if key is not None:
                         np.save(key, np.array(det, dtype=np.int64).reshape(-1, 2))
-                s = Scored(f"{db}/{rec}", np.empty(0), np.empty(0), reference(corpus, db, rec, n), n, fs)
+                s = Scored(f"{db}/{rec}", np.empty(0), np.empty(0), reference(corpus, db, rec, n), n, fs,
+                           labelled_from=labelled_from(corpus, db, rec, n))
                 scores.append(s.score_intervals(det))
             out[f"{db}/{source}"] = measures(scores)
     return out

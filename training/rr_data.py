@@ -5,7 +5,9 @@ detector beats (.qrs, LTAFDB), the monitor's detector beats (`.beats` files writ
 reference beats passed through the monitor detector's measured error profile (`perturb_beats`: missed and
 extra beats, timing jitter). Every sequence becomes core.rr_features' per-beat features, labelled by the
 reference rhythm at each decision's centre beat: 0 sinus (N, SBR), 1 AF, 2 any other rhythm (flutter,
-bigeminy, trigeminy, SVTA, VT, paced, ...). Features are cached per (record, source) in `cache_dir`.
+bigeminy, trigeminy, SVTA, VT, paced, ...), and UNLABELLED (-1) before the record's first rhythm annotation:
+nothing says what that rhythm is (LTAFDB 64 has none for its first 18.9 h, through RR as irregular as AF),
+so it is neither learned from nor scored. Features are cached per (record, source) in `cache_dir`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 RR_CLASSES = ("N", "A", "O")  # sinus, AF, other rhythm
 SINUS_AUX = ("(N", "(SBR")
 AF_AUX = "(AFIB"
+UNLABELLED = -1  # before the first rhythm annotation
+LABELS_VERSION = 2  # in the cache key: 1 called the time before the first annotation sinus
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,11 @@ def rhythm_changes(record: str | Path) -> tuple[np.ndarray, list[str]]:
     """Sample numbers and aux notes of the rhythm changes ('+' annotations) in `<record>.atr`."""
     import wfdb
 
-    ann = wfdb.rdann(str(record), "atr")
+    return changes_of(wfdb.rdann(str(record), "atr"))
+
+
+def changes_of(ann) -> tuple[np.ndarray, list[str]]:
+    """`rhythm_changes` of an annotation already read (wfdb.Annotation)."""
     pairs = [(int(s), (a or "").strip("\x00 ").strip()) for s, sym, a in
              zip(ann.sample, ann.symbol, ann.aux_note, strict=True)
              if sym == "+" and (a or "").strip("\x00 ")]
@@ -55,8 +63,8 @@ def rhythm_class(aux: str) -> int:
 
 
 def labels_at(samples: np.ndarray, changes: np.ndarray, notes: list[str]) -> np.ndarray:
-    """Rhythm class at each sample number (sinus before the first change)."""
-    cls = np.array([0] + [rhythm_class(a) for a in notes], dtype=np.int64)
+    """Rhythm class at each sample number (UNLABELLED before the first change)."""
+    cls = np.array([UNLABELLED] + [rhythm_class(a) for a in notes], dtype=np.int64)
     return cls[np.searchsorted(changes, samples, side="right")]
 
 
@@ -83,7 +91,7 @@ def source_beats(record: Path, source: str, profile: ErrorProfile | None = None,
 
 
 def _cache_key(record: Path, source: str, profile: ErrorProfile | None) -> str:
-    text = f"{record.resolve()}|{source}|{profile}|{N_INTERVALS}|{FEATURES}"
+    text = f"{record.resolve()}|{source}|{profile}|{N_INTERVALS}|{FEATURES}|labels{LABELS_VERSION}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from core.beat_episodes import BeatEpisodeSettings, beat_episodes
-from core.ec57 import RecordScore, gross, score_record
+from core.ec57 import LEARNING_S, RecordScore, gross, score_record
 from core.rr_features import FEATURES
 
 log = logging.getLogger(__name__)
@@ -107,13 +107,15 @@ class Scored:
     n_samples: int
     fs: float
     invalid: np.ndarray | None = None  # each decision's share of RR intervals outside 0.2-3 s
+    labelled_from: int = 0  # the record's first rhythm annotation: nothing before it is scored
 
     def score(self, settings: BeatEpisodeSettings) -> RecordScore:
         det = beat_episodes(self.centres, self.p_af, settings, self.n_samples, self.invalid)
-        return score_record(self.name, self.reference, det, self.n_samples, self.fs)
+        return self.score_intervals(det)
 
     def score_intervals(self, detected: Sequence[tuple[int, int]]) -> RecordScore:
-        return score_record(self.name, self.reference, detected, self.n_samples, self.fs)
+        learning = max(LEARNING_S, self.labelled_from / self.fs)  # EC57's 5 min, or the unlabelled start
+        return score_record(self.name, self.reference, detected, self.n_samples, self.fs, learning)
 
 
 def specificity(scores: Sequence[RecordScore]) -> float | None:

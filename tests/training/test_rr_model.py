@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.beat_episodes import BeatEpisodeSettings
 from core.rr_features import FEATURES, rr_feature_matrix
-from training.rr_data import ErrorProfile, labels_at, perturb_beats, rhythm_class
-from training.rr_model import TrainConfig, predict, train_model
+from training.rr_data import UNLABELLED, ErrorProfile, labels_at, perturb_beats, rhythm_class
+from training.rr_model import Scored, TrainConfig, predict, train_model
 
 ROOT = Path(__file__).resolve().parents[2]
 FS = 128.0
@@ -97,5 +98,18 @@ def test_detector_errors_keep_the_rate_and_add_the_profiles_errors():
 def test_rhythm_labels_follow_the_annotations():
     assert [rhythm_class(a) for a in ("(N", "(SBR", "(AFIB", "(AFL", "(B", "(P")] == [0, 0, 1, 2, 2, 2]
     changes = np.array([100, 500, 900])
-    got = labels_at(np.array([0, 100, 499, 500, 899, 2000]), changes, ["(N", "(AFIB", "(B"])
-    np.testing.assert_array_equal(got, [0, 0, 0, 1, 1, 2])
+    got = labels_at(np.array([0, 99, 100, 499, 500, 899, 2000]), changes, ["(N", "(AFIB", "(B"])
+    np.testing.assert_array_equal(got, [UNLABELLED, UNLABELLED, 0, 0, 1, 1, 2])  # no rhythm before the first
+
+
+def test_time_before_the_first_rhythm_annotation_is_not_scored():
+    """LTAFDB 64 has no rhythm annotation for 18.9 h: AF called there is neither false nor true."""
+    fs, n = 1.0, 20_000
+    centres = np.arange(0, n, 10)
+    p = np.where(centres < 9_000, 0.95, 0.05)  # the model reads AF for the first 9,000 s
+    settings = BeatEpisodeSettings(on=0.5, off=0.5, smooth=1, k_on=1, k_off=1)
+    scored = Scored("r", centres, p, [], n, fs)
+    late = Scored("r", centres, p, [], n, fs, labelled_from=10_000)
+    assert scored.score(settings).det_s > 8_000  # all of it false AF when the start counts as sinus
+    s = late.score(settings)
+    assert s.det_s == 0 and s.scored_s == 10_000
