@@ -20,7 +20,7 @@ import numpy as np
 from core.ec57 import af_reference
 from core.rr_features import FEATURES
 from core.rr_irregularity import rr_af_intervals
-from training.rr_data import UNLABELLED, ErrorProfile, changes_of, record_features
+from training.rr_data import ErrorProfile, changes_of, record_features
 from training.rr_model import Scored, TrainConfig, choose_settings, measures, predict, score_grid, train_model
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,8 @@ def training_rows(corpus: Corpus, members: list[tuple[str, str]], cache: Path | 
     for db, rec in members:
         for source in TRAIN_SOURCES[db]:
             d = load(corpus, db, rec, source, cache, profile)
-            keep = d["labels"][::TRAIN_STRIDE] != UNLABELLED  # no rhythm annotation yet: nothing to learn
-            xs.append(d["features"][::TRAIN_STRIDE][keep])
-            ys.append(d["labels"][::TRAIN_STRIDE][keep])
+            xs.append(d["features"][::TRAIN_STRIDE])
+            ys.append(d["labels"][::TRAIN_STRIDE])
             ws.append(np.full(len(ys[-1]), MITDB_WEIGHT if db == "mitdb" else 1.0, np.float32))
     x, y, w = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
     counts = np.bincount(y, minlength=3).astype(np.float64)

@@ -5,9 +5,10 @@ detector beats (.qrs, LTAFDB), the monitor's detector beats (`.beats` files writ
 reference beats passed through the monitor detector's measured error profile (`perturb_beats`: missed and
 extra beats, timing jitter). Every sequence becomes core.rr_features' per-beat features, labelled by the
 reference rhythm at each decision's centre beat: 0 sinus (N, SBR), 1 AF, 2 any other rhythm (flutter,
-bigeminy, trigeminy, SVTA, VT, paced, ...), and UNLABELLED (-1) before the record's first rhythm annotation:
-nothing says what that rhythm is (LTAFDB 64 has none for its first 18.9 h, through RR as irregular as AF),
-so it is neither learned from nor scored. Features are cached per (record, source) in `cache_dir`.
+bigeminy, trigeminy, SVTA, VT, paced, ...). Before a record's first rhythm annotation the label is sinus
+(for LTAFDB 64 that is 18.9 h whose RR looks like AF: leaving those rows out was tried and not shipped,
+docs/rhythm.md); the CV does not score that stretch (training.rr_cv.labelled_from). Features are cached
+per (record, source) in `cache_dir`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 RR_CLASSES = ("N", "A", "O")  # sinus, AF, other rhythm
 SINUS_AUX = ("(N", "(SBR")
 AF_AUX = "(AFIB"
-UNLABELLED = -1  # before the first rhythm annotation
-LABELS_VERSION = 2  # in the cache key: 1 called the time before the first annotation sinus
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,8 @@ def rhythm_class(aux: str) -> int:
 
 
 def labels_at(samples: np.ndarray, changes: np.ndarray, notes: list[str]) -> np.ndarray:
-    """Rhythm class at each sample number (UNLABELLED before the first change)."""
-    cls = np.array([UNLABELLED] + [rhythm_class(a) for a in notes], dtype=np.int64)
+    """Rhythm class at each sample number (sinus before the first change)."""
+    cls = np.array([0] + [rhythm_class(a) for a in notes], dtype=np.int64)
     return cls[np.searchsorted(changes, samples, side="right")]
 
 
@@ -91,7 +90,7 @@ def source_beats(record: Path, source: str, profile: ErrorProfile | None = None,
 
 
 def _cache_key(record: Path, source: str, profile: ErrorProfile | None) -> str:
-    text = f"{record.resolve()}|{source}|{profile}|{N_INTERVALS}|{FEATURES}|labels{LABELS_VERSION}"
+    text = f"{record.resolve()}|{source}|{profile}|{N_INTERVALS}|{FEATURES}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from core.beat_episodes import BeatEpisodeSettings
 from core.rr_features import FEATURES, rr_feature_matrix
-from training.rr_data import UNLABELLED, ErrorProfile, labels_at, perturb_beats, rhythm_class
+from training.rr_data import ErrorProfile, labels_at, perturb_beats, rhythm_class
 from training.rr_model import Scored, TrainConfig, predict, train_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,8 +98,8 @@ def test_detector_errors_keep_the_rate_and_add_the_profiles_errors():
 def test_rhythm_labels_follow_the_annotations():
     assert [rhythm_class(a) for a in ("(N", "(SBR", "(AFIB", "(AFL", "(B", "(P")] == [0, 0, 1, 2, 2, 2]
     changes = np.array([100, 500, 900])
-    got = labels_at(np.array([0, 99, 100, 499, 500, 899, 2000]), changes, ["(N", "(AFIB", "(B"])
-    np.testing.assert_array_equal(got, [UNLABELLED, UNLABELLED, 0, 0, 1, 1, 2])  # no rhythm before the first
+    got = labels_at(np.array([0, 100, 499, 500, 899, 2000]), changes, ["(N", "(AFIB", "(B"])
+    np.testing.assert_array_equal(got, [0, 0, 0, 1, 1, 2])
 
 
 def test_time_before_the_first_rhythm_annotation_is_not_scored():
