@@ -93,7 +93,7 @@ def predict(model: RrRhythmNet, x: np.ndarray) -> np.ndarray:
 
 SETTINGS_GRID = [BeatEpisodeSettings(on=on, off=off, smooth=sm, k_on=k, k_off=k, max_invalid=mi)
                  for on, off, sm, k, mi in itertools.product((0.5, 0.6, 0.7), (0.4, 0.5), (64, 128, 256),
-                                                             (16, 32), (1.0, 0.05)) if off <= on]
+                                                             (16, 32), (1.0, 0.05, 0.02)) if off <= on]
 
 
 @dataclass(frozen=True)
