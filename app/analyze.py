@@ -198,8 +198,10 @@ def main_beats(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     total = sum(s["duration_s"] for s in run["records"])
     for s in run["records"]:
+        lost = s["unreadable_s"]  # the beats lost the signal: no rhythm can be read there
+        note = f", [yellow]{lost / 3600:.1f} h unreadable (beats lost)[/yellow]" if lost >= 60 else ""
         console.print(f"{s['record']}: {s['beats']:,} beats, {len(s['af_episodes'])} AF episode(s), "
-                      f"AF burden {100 * s['af_burden']:.1f} %, {s['x_real_time']:,.0f}× real time")
+                      f"AF burden {100 * s['af_burden']:.1f} %, {s['x_real_time']:,.0f}× real time{note}")
     for s in run["skipped"]:
         console.print(f"[yellow]skipped[/yellow] {s['record']}: {s['error']}")
     console.print(f"{len(run['records'])} analysed, {len(run['skipped'])} skipped → {args.out} "

@@ -63,6 +63,7 @@ class BeatAnalysis:
     episodes: list[tuple[int, int]]  # AF [start, end) in record samples
     settings: BeatEpisodeSettings
     wall_s: float
+    invalid: np.ndarray | None = None  # (M,) share of each decision's RR intervals outside 0.2-3 s
 
     def summary(self) -> dict[str, Any]:
         rec = self.record
@@ -88,6 +89,7 @@ class BeatAnalysis:
                              "onset_sample": int(a), "offset_sample": int(b)} for a, b in self.episodes],
             "heart_rate_bpm": _stats(hr),
             "beat_intervals_outside_0.2_3s": int((~ok).sum()),
+            "unreadable_s": self.unreadable_s(),
             "beats_in_rr_class": {c: int(np.sum(calls == i)) for i, c in enumerate(RR_CLASS_NAMES)},
             "episode_settings": self.settings.to_dict(),
             "alarm_input": "rr_model (beats only)",
@@ -95,6 +97,18 @@ class BeatAnalysis:
             "x_real_time": rec.duration_s / self.wall_s if self.wall_s > 0 else math.inf,
             "backend": "onnxruntime CPU",
         }
+
+
+    def unreadable_s(self) -> float:
+        """Time whose rhythm the beats cannot tell: from each skipped decision to the next one.
+
+        A decision is skipped (the episode state holds) when more than the settings' `max_invalid` of its
+        RR intervals lie outside 0.2-3 s: the beat detector lost the signal (LTAFDB 112's .qrs for hours).
+        """
+        if self.invalid is None or len(self.centres) < 2:
+            return 0.0
+        skipped = self.invalid[:-1] > self.settings.max_invalid
+        return float(np.diff(self.centres)[skipped].sum() / self.record.fs)
 
 
 def _stats(x: np.ndarray) -> dict[str, float | None]:
@@ -124,7 +138,7 @@ def analyze_beats(record: BeatRecord, model: RrRhythm) -> BeatAnalysis:
                              feats[:, FEATURES.index("invalid")])
     heart_rate = 60.0 / np.exp(feats[:, FEATURES.index("log_median_rr")].astype(np.float64))
     return BeatAnalysis(record, centres, probs, heart_rate, episodes, model.settings,
-                        time.perf_counter() - t0)
+                        time.perf_counter() - t0, feats[:, FEATURES.index("invalid")])
 
 
 def write_beat_outputs(analysis: BeatAnalysis, out_dir: str | Path, extension: str = "dacl",

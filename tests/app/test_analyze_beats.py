@@ -81,3 +81,25 @@ def test_signal_analysis_writes_its_beats_and_they_read_back_as_beats(tmp_path):
                      "--model", str(DEFAULT_BUNDLE), "--no-report"]) == 0
     summary = json.loads((tmp_path / "o2" / "r100_summary.json").read_text())
     assert summary["af_burden"] == 0.0 and abs(summary["heart_rate_bpm"]["mean"] - 75) < 10
+
+
+def test_hours_without_usable_beats_are_reported_unreadable():
+    """A 3-minute stretch where the detector kept one beat every 4 s is time the beats cannot read."""
+    from dataclasses import replace
+
+    from core.beat_analysis import RrRhythm, analyze_beats
+    from core.beats import read_beats
+    from engines.bundle import load_bundle
+
+    need_data(EXCERPT)
+    model = RrRhythm(load_bundle(DEFAULT_BUNDLE))
+    clean = read_beats(EXCERPT, "qrs")
+    assert analyze_beats(clean, model).summary()["unreadable_s"] == 0.0
+    fs, a, b = clean.fs, 60 * clean.fs, 240 * clean.fs  # lose the beats of 1:00-4:00 but one each 4 s
+    s = clean.samples
+    kept = np.concatenate([s[s < a], np.arange(a, b, 4 * fs).astype(np.int64), s[s >= b]])
+    lossy = replace(clean, samples=np.unique(kept), symbols=("N",) * np.unique(kept).size)
+    got = analyze_beats(lossy, model).summary()["unreadable_s"]
+    # every decision whose 64 intervals hold two or more 4 s gaps is skipped: the 3 minutes, plus up to
+    # one window (64 intervals of about 0.7 s) on either side, less the stretch's first and last gap
+    assert 170 < got < 180 + 2 * 64 * 0.8
