@@ -15,6 +15,7 @@ from core.beat_analysis import BeatAnalysis
 from core.ec57 import af_reference
 
 AF_COLOUR = "#d62728"
+LOST_COLOUR = "#9467bd"  # where the beats cannot tell the rhythm (summary unreadable_s)
 REF_COLOUR = "#7f7f7f"
 MAX_POINTS = 4000  # a 24 h record has ~100,000 decisions: plot bin means, not every one
 MAX_STRIPS = 2
@@ -63,7 +64,9 @@ def write_beat_report(analysis: BeatAnalysis, path: str | Path) -> Path:
     fig.suptitle(f"{rec.name}  ·  beats from .{rec.extension} (no signal)  ·  "
                  f"{rec.duration_s / 3600:.1f} h at "
                  f"{rec.fs:g} Hz  ·  {s['beats']:,} beats  ·  AF burden {100 * s['af_burden']:.1f} %  ·  "
-                 f"{len(analysis.episodes)} AF episode(s)\nRR rhythm model, analysed in "
+                 f"{len(analysis.episodes)} AF episode(s)"
+                 + (f"  ·  {s['unreadable_s'] / 3600:.1f} h unreadable" if s["unreadable_s"] >= 60 else "")
+                 + "\nRR rhythm model, analysed in "
                  f"{analysis.wall_s:.1f} s "
                  f"({s['x_real_time']:,.0f}× real time)", fontsize=10)
     ax = fig.add_subplot(grid[0])
@@ -71,6 +74,9 @@ def write_beat_report(analysis: BeatAnalysis, path: str | Path) -> Path:
     for i, (a, b) in enumerate(analysis.episodes):
         ax.axvspan(a / rec.fs / scale, b / rec.fs / scale, color=AF_COLOUR, alpha=0.25, lw=0,
                    label="detected AF" if i == 0 else None)
+    for i, (a, b) in enumerate(analysis.unreadable()):  # no usable beats: the state only held there
+        ax.axvspan(a / rec.fs / scale, b / rec.fs / scale, ymin=0, ymax=0.06, color=LOST_COLOUR, lw=0,
+                   label="beats lost" if i == 0 else None)
     for i, (a, b) in enumerate(ref):
         ax.axvspan(a / rec.fs / scale, b / rec.fs / scale, ymin=1.02, ymax=1.08, color=REF_COLOUR,
                    clip_on=False, label="reference AF" if i == 0 else None)

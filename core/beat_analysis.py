@@ -99,16 +99,23 @@ class BeatAnalysis:
         }
 
 
-    def unreadable_s(self) -> float:
-        """Time whose rhythm the beats cannot tell: from each skipped decision to the next one.
+    def unreadable(self) -> list[tuple[int, int]]:
+        """Stretches [start, end) (record samples) whose rhythm the beats cannot tell.
 
         A decision is skipped (the episode state holds) when more than the settings' `max_invalid` of its
         RR intervals lie outside 0.2-3 s: the beat detector lost the signal (LTAFDB 112's .qrs for hours).
+        Each skipped decision covers the time from its centre beat to the next decision's.
         """
         if self.invalid is None or len(self.centres) < 2:
-            return 0.0
-        skipped = self.invalid[:-1] > self.settings.max_invalid
-        return float(np.diff(self.centres)[skipped].sum() / self.record.fs)
+            return []
+        skipped = np.concatenate([[False], self.invalid[:-1] > self.settings.max_invalid, [False]])
+        edges = np.flatnonzero(np.diff(skipped.astype(np.int8)))  # run starts, run ends alternate
+        return [(int(self.centres[a]), int(self.centres[b])) for a, b in zip(edges[::2], edges[1::2],
+                                                                            strict=True)]
+
+    def unreadable_s(self) -> float:
+        """Total time of `unreadable` (seconds)."""
+        return sum(b - a for a, b in self.unreadable()) / self.record.fs
 
 
 def _stats(x: np.ndarray) -> dict[str, float | None]:

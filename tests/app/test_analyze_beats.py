@@ -83,10 +83,11 @@ def test_signal_analysis_writes_its_beats_and_they_read_back_as_beats(tmp_path):
     assert summary["af_burden"] == 0.0 and abs(summary["heart_rate_bpm"]["mean"] - 75) < 10
 
 
-def test_hours_without_usable_beats_are_reported_unreadable():
+def test_hours_without_usable_beats_are_reported_unreadable(tmp_path):
     """A 3-minute stretch where the detector kept one beat every 4 s is time the beats cannot read."""
     from dataclasses import replace
 
+    from app.beat_report import write_beat_report
     from core.beat_analysis import RrRhythm, analyze_beats
     from core.beats import read_beats
     from engines.bundle import load_bundle
@@ -99,7 +100,12 @@ def test_hours_without_usable_beats_are_reported_unreadable():
     s = clean.samples
     kept = np.concatenate([s[s < a], np.arange(a, b, 4 * fs).astype(np.int64), s[s >= b]])
     lossy = replace(clean, samples=np.unique(kept), symbols=("N",) * np.unique(kept).size)
-    got = analyze_beats(lossy, model).summary()["unreadable_s"]
+    analysis = analyze_beats(lossy, model)
+    got = analysis.summary()["unreadable_s"]
     # every decision whose 64 intervals hold two or more 4 s gaps is skipped: the 3 minutes, plus up to
-    # one window (64 intervals of about 0.7 s) on either side, less the stretch's first and last gap
-    assert 170 < got < 180 + 2 * 64 * 0.8
+    # one window (64 intervals of about 0.9 s) on either side, less the stretch's first and last gap
+    assert 170 < got < 180 + 2 * 64 * 0.9
+    [(start, end)] = analysis.unreadable()  # one stretch, around the thinned minutes
+    assert start < b and end > a and (end - start) / fs == got
+    png = write_beat_report(analysis, tmp_path / "lossy.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
