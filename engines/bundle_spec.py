@@ -120,6 +120,18 @@ def _check_rhythm(rhythm: dict, dim: int) -> None:
                           f"{rhythm['guard_s']} >= 0")
 
 
+def _check_features_block(block: Mapping[str, Any], name: str, fields: tuple[str, ...],
+                          input_name: str) -> None:
+    """A small CPU graph's block: every field present, one input value per named feature."""
+    for key in fields:
+        if key not in block:
+            raise BundleError(f"manifest {name} lacks field {key!r}")
+    f = len(block["features"])
+    if block["inputs"] != {input_name: ["batch", f]}:
+        raise BundleError(f"{name}.inputs is {block['inputs']}, expected {{'{input_name}': ['batch', {f}]}} "
+                          f"(one value per {name}.features name)")
+
+
 RR_ONNX = "rr_rhythm.onnx"
 RR_CLASSES = ("N", "A", "O")
 RR_FIELDS = ("onnx", "inputs", "outputs", "features", "n_intervals", "classes", "episodes")
@@ -128,13 +140,7 @@ RR_EPISODE_FIELDS = ("on", "off", "smooth", "k_on", "k_off")
 
 def check_rr_block(block: Mapping[str, Any]) -> None:
     """Raise BundleError naming the first missing or inconsistent field of a manifest's "rr_model"."""
-    for key in RR_FIELDS:
-        if key not in block:
-            raise BundleError(f"manifest rr_model lacks field {key!r}")
-    f = len(block["features"])
-    if block["inputs"] != {"rr_features": ["batch", f]}:
-        raise BundleError(f"rr_model.inputs is {block['inputs']}, expected {{'rr_features': ['batch', {f}]}} "
-                          "(one value per rr_model.features name)")
+    _check_features_block(block, "rr_model", RR_FIELDS, "rr_features")
     if list(block["classes"]) != list(RR_CLASSES):
         raise BundleError(f"rr_model.classes is {block['classes']}, expected {list(RR_CLASSES)}")
     if block["outputs"] != {"rr_probs": ["batch", len(RR_CLASSES)]}:
@@ -159,13 +165,7 @@ def check_record_block(block: Mapping[str, Any]) -> None:
 
     Whether this build computes the named features is checked where they are computed (core/record_head.py).
     """
-    for key in RECORD_FIELDS:
-        if key not in block:
-            raise BundleError(f"manifest record_head lacks field {key!r}")
-    f = len(block["features"])
-    if block["inputs"] != {"record_features": ["batch", f]}:
-        raise BundleError(f"record_head.inputs is {block['inputs']}, expected "
-                          f"{{'record_features': ['batch', {f}]}} (one value per record_head.features name)")
+    _check_features_block(block, "record_head", RECORD_FIELDS, "record_features")
     codes = [c for c, _ in CLASSES]
     if list(block["classes"]) != codes:
         raise BundleError(f"record_head.classes is {block['classes']}, expected {codes}")
