@@ -120,14 +120,24 @@ class ReplayBank:
 
 # ----- measurements ----------------------------------------------------------------------------------------
 def raw_throughput(model, batch: int, seconds: float = 3.0) -> float:
-    """Windows/s of the backend alone at one batch size (the reference an ideal scheduler would reach)."""
+    """Windows/s of the backend alone at one batch size (the reference an ideal scheduler would reach),
+    from as many threads at once as the scheduler runs workers (`model.parallel_callers`)."""
     x = np.random.default_rng(0).standard_normal((batch, model.window)).astype(np.float32)
     model.infer(x)
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        model.infer(x)
-        n += batch
-    return n / (time.perf_counter() - t0)
+    counts = [0] * max(1, int(getattr(model, "parallel_callers", 1)))
+    t0 = time.perf_counter()
+
+    def work(i: int) -> None:
+        while time.perf_counter() - t0 < seconds:
+            model.infer(x)
+            counts[i] += batch
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(counts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - t0)
 
 
 def trial(model, signals: list[np.ndarray], n: int, duration: float, config: SchedulerConfig) -> dict:

@@ -1,6 +1,6 @@
 """The windows waiting for inference: one bounded queue per stream, taken in batches round-robin.
 
-Acquisition puts windows in (`put`), the inference worker takes batches out (`next_batch`, then `done`).
+Acquisition puts windows in (`put`), the inference workers take batches out (`next_batch`, then `done`).
 Fairness: a batch takes one window from each stream with pending windows in turn, so a stream that
 produced many windows at once (a catching-up replay) cannot starve the others.
 """
@@ -43,7 +43,7 @@ class BatchQueue:
         self._queues: dict[int, deque[PendingWindow]] = {}
         self._ready: OrderedDict[int, None] = OrderedDict()  # streams with pending windows, round-robin
         self._n_pending = 0
-        self._in_flight = 0  # windows taken by the worker and not yet published
+        self._in_flight = 0  # windows taken by the workers and not yet published
 
     def add_stream(self, stream_id: int) -> None:
         """Open an empty queue for a new stream."""
@@ -109,13 +109,13 @@ class BatchQueue:
                 self._n_pending -= 1
                 if queue:
                     self._ready[sid] = None  # back of the line: fair across streams
-            self._in_flight = len(batch)
+            self._in_flight += len(batch)
             return batch
 
-    def done(self) -> None:
-        """The batch taken last has been published (or failed)."""
+    def done(self, n: int) -> None:
+        """A batch of n windows taken by `next_batch` has been published (or failed)."""
         with self._cond:
-            self._in_flight = 0
+            self._in_flight -= n
 
     def wake(self) -> None:
         """Wake a worker waiting in next_batch (to see a stop)."""

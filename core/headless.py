@@ -124,6 +124,7 @@ def run_headless(
         "speed": speed,
         "duration_s": wall,
         "inference_faults": stats.faults,
+        "inference_workers": session.scheduler.workers,
         "faults": faults,
         "events": len(events.events),
         "records_used": [r.path for r in opened],

@@ -2,12 +2,16 @@
 
 `BatchRunner` turns a batch of PendingWindows into one WindowResult each, running the scheduler's
 `core.inference_model.InferenceModel` with the `core.scheduler_config.SchedulerConfig`'s normaliser.
+It works in two steps so that several threads can share it: `infer` (engines and R-peaks, stateless,
+any thread) and `finish` (each stream's beats, rhythm and alarm history: one thread at a time, in the
+order the batches were taken).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Container
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +24,16 @@ from core.results import WindowResult
 from core.rhythm import RhythmTracker
 from core.rr_features import RrFeatureStream, window_features
 from core.scheduler_config import SchedulerConfig
+
+
+@dataclass
+class Inferred:
+    """What the engines and the R-peak detector made of one batch (BatchRunner.infer)."""
+
+    probs: np.ndarray  # (B, 4)
+    embedding: np.ndarray  # (B, D)
+    trajectory: np.ndarray  # (B, 2)
+    peaks: tuple[np.ndarray, np.ndarray] | None  # R-peaks as (window row, sample) arrays; None: no detector
 
 
 class BatchRunner:
@@ -51,19 +65,33 @@ class BatchRunner:
         """One WindowResult per window, stamped when it was done; raises what the model or detector raised.
 
         `known`: the streams still registered; a removed stream's late window gets a fresh, unkept
-        RR history.
+        RR history. The same as `finish(batch, infer(batch), known)`.
         """
+        return self.finish(batch, self.infer(batch), known)
+
+    def infer(self, batch: list[PendingWindow]) -> Inferred:
+        """The engines and the R-peak detector on a batch: no stream state, so any thread may run it."""
         windows = np.stack([w.samples for w in batch])  # (B, W) band-passed mV
+        probs, embedding, trajectory = self.model.infer(normalize_window(windows, self.config.std_floor_mv))
+        peaks = self.heart_rate.peaks(windows) if self.heart_rate is not None else None
+        return Inferred(probs, embedding, trajectory, peaks)
+
+    def finish(self, batch: list[PendingWindow], inferred: Inferred,
+               known: Container[int]) -> list[WindowResult]:
+        """Heart rate, beats, rhythm and alarm from each stream's history.
+
+        One thread at a time, and batches in the order they were taken (a stream's windows in order).
+        """
         n = len(batch)
+        probs, embedding, trajectory = inferred.probs, inferred.embedding, inferred.trajectory
         rhythm = rhythm_probs = None
         beats: list = [None] * n
         rr_probs: list = [None] * n
         alarm = None
         paced = np.array([w.stream_id in self.paced for w in batch])
-        probs, embedding, trajectory = self.model.infer(normalize_window(windows, self.config.std_floor_mv))
         rates = np.full(n, np.nan)
-        if self.heart_rate is not None:
-            rows, cols = self.heart_rate.peaks(windows)
+        if inferred.peaks is not None:
+            rows, cols = inferred.peaks
             if self.config.heart_rate:
                 rates = self.heart_rate.rates_from_peaks(rows, cols, n)
             rhythm, beats = self._track(batch, rows, cols, known)

@@ -21,6 +21,7 @@ class InferenceModel:
 
     backend: str = "model"  # e.g. "onnxruntime CPU fp32", shown by the GUI and written by the reports
     device: str = "cpu"  # where the scheduler also runs the heart-rate detector ("cuda..." or "cpu")
+    parallel_callers: int = 1  # batches the engine runs well at once (the scheduler's inference threads)
     contract: ModelContract | None = None  # the bundle's signal path (engines.contract)
     rhythm_context: dict | None = None  # {"context_s", "guard_s"} of the rhythm head's RR features
     episodes: EpisodeSettings | None = None  # the episode detector's settings (None: core.events' defaults)

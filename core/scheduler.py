@@ -1,4 +1,4 @@
-"""The real-time scheduler: N streams → windows → one batched inference worker → published results.
+"""The real-time scheduler: N streams → windows → batched inference workers → published results.
 
 Public API (stable; the GUI, the event log and the headless reporter build on it):
 
@@ -27,8 +27,11 @@ This module is the façade; each part does one job in its own module:
   writes the ring, cuts windows at hop H and queues them; it never waits for inference;
 - core.batching: per-stream bounded queues; batches of up to `max_batch`, round-robin over streams,
   waiting at most `max_wait_ms` after the first window to fill a batch;
-- core.inference: one worker thread runs normalisation → scattering → encoder, the heart-rate detector
-  (on the model's device) and the rhythm head on each batch;
+- core.inference: the inference workers run normalisation → scattering → encoder, the heart-rate detector
+  (on the model's device) and the rhythm head on each batch. There are `workers` of them (default: as
+  many batches as the engine runs well at once, `model.parallel_callers`: one per core for ONNX
+  Runtime on the CPU, one on a GPU); their engines run concurrently, and each stream's history is
+  updated and published one batch at a time in the order the batches were taken;
 - core.fanout: results and state changes to the subscribers; running latency.
 
 Back-pressure. When a stream's pending queue is full, its OLDEST pending window is dropped and counted
@@ -54,7 +57,7 @@ from dataclasses import dataclass
 from core.acquisition import AcquiredStream, Acquisition
 from core.batching import BatchQueue, PendingWindow
 from core.fanout import Fanout, RecentLatency, ResultQueue, StreamInfo
-from core.inference import BatchRunner
+from core.inference import BatchRunner, Inferred
 from core.inference_model import InferenceModel
 from core.results import StreamStatus, WindowResult
 from core.scheduler_config import SchedulerConfig
@@ -80,7 +83,7 @@ class SchedulerStats:
 
 
 class Scheduler:
-    """Runs N streams through one batched inference worker and publishes WindowResults (see module doc)."""
+    """Runs N streams through batched inference workers and publishes WindowResults (see module doc)."""
 
     def __init__(self, model: InferenceModel, config: SchedulerConfig | None = None, *, strict: bool = False):
         self.model = model
@@ -101,6 +104,12 @@ class Scheduler:
         self._error: BaseException | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # several workers run the engines at once; they take batches in turn and finish them in that order
+        self.workers = cfg.workers or max(1, int(getattr(model, "parallel_callers", 1)))
+        self._take = threading.Lock()  # next_batch and its ticket together
+        self._taken = 0  # tickets handed out
+        self._turn = threading.Condition()  # whose batch finishes next
+        self._finished = 0  # tickets finished
 
     # ----- streams -------------------------------------------------------------------------------------
     def add_stream(self, source: Source, name: str | None = None, start_delay_s: float = 0.0) -> int:
@@ -219,7 +228,8 @@ class Scheduler:
         self._threads = [
             threading.Thread(target=self._acquisition.run, args=(self._stop,), name="dacl-acquisition",
                              daemon=True),
-            threading.Thread(target=self._work_loop, name="dacl-inference", daemon=True),
+            *(threading.Thread(target=self._work_loop, name=f"dacl-inference-{i}", daemon=True)
+              for i in range(self.workers)),
         ]
         for t in self._threads:
             t.start()
@@ -274,21 +284,44 @@ class Scheduler:
 
     # ----- inference thread ----------------------------------------------------------------------------
     def _work_loop(self) -> None:
-        """Take batches across streams, run the model, publish; errors fault the batch's streams."""
+        """Take batches across streams, run the model, publish; errors fault the batch's streams.
+
+        Each of `workers` threads runs this loop. The engines run concurrently; each stream's history
+        (beats, rhythm, alarm) is updated and results are published one batch at a time, in the order
+        the batches were taken, so a stream's windows are seen in order whatever the threads do.
+        """
         while not self._stop.is_set():
-            batch = self._queue.next_batch(self._stop)
+            with self._take:
+                batch = self._queue.next_batch(self._stop)
+                ticket = self._taken
+                self._taken += bool(batch)
             if batch:
                 try:
-                    self._run_batch(batch)
+                    self._run_batch(batch, ticket)
                 finally:
-                    self._queue.done()
+                    self._queue.done(len(batch))
 
-    def _run_batch(self, batch: list[PendingWindow]) -> None:
+    def _run_batch(self, batch: list[PendingWindow], ticket: int) -> None:
+        try:
+            inferred: Inferred | BaseException = self._runner.infer(batch)
+        except Exception as exc:  # noqa: BLE001 - reported below, in this batch's turn
+            inferred = exc
+        with self._turn:
+            self._turn.wait_for(lambda: self._finished == ticket)
+            try:
+                self._finish(batch, inferred)
+            finally:
+                self._finished += 1
+                self._turn.notify_all()
+
+    def _finish(self, batch: list[PendingWindow], inferred: Inferred | BaseException) -> None:
         ids = {w.stream_id for w in batch}
         with self._lock:
             streams = {sid: s for sid in ids if (s := self._streams.get(sid)) is not None}
         try:
-            results = self._runner.run(batch, streams)
+            if isinstance(inferred, BaseException):
+                raise inferred
+            results = self._runner.finish(batch, inferred, streams)
         except Exception as exc:  # noqa: BLE001 - surfaced as a fault of every stream in the batch
             self._faults += len(batch)
             self._fault(list(streams.values()), exc, "inference")

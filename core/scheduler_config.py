@@ -20,6 +20,7 @@ class SchedulerConfig:
     hop: int = 300  # H, samples between window ends (1 s at 300 Hz)
     max_batch: int = 64  # windows per inference call at most
     max_wait_ms: float = 5.0  # how long the idle worker waits after a first window to fill a batch
+    workers: int = 0  # inference threads; 0: as many as the engine runs well at once (parallel_callers)
     pending_per_stream: int = 4  # bounded per-stream queue of windows waiting for inference
     ring_seconds: float = 30.0  # per-stream ring buffer of the model-rate signal (≥ one window)
     poll_interval_ms: float = 20.0  # acquisition tick
@@ -46,6 +47,9 @@ class SchedulerConfig:
                    std_floor_mv=c.std_floor_mv, **settings)
 
     def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise ValueError(f"workers must be 0 (the engine's choice) or a positive integer; "
+                             f"{self.workers!r} is invalid.")
         for name in ("window", "hop", "max_batch", "pending_per_stream"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer; {getattr(self, name)!r} is invalid.")

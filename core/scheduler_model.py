@@ -32,6 +32,7 @@ class PipelineModel(InferenceModel):
         info = pipeline.info()
         self.backend = f"{info['name']} ({info['device']}, {info['precision']})"
         self.device = str(info["device"])  # where the scheduler also runs the heart-rate detector
+        self.parallel_callers = int(getattr(pipeline, "parallel_callers", 1))
         self.selection = ""  # why this backend: filled by load_model from the registry's selection
         self.episodes = self.contract.episodes
         self.rhythm = None  # engines.rhythm_head.RhythmHeadEngine when the bundle has a rhythm head
@@ -106,15 +107,22 @@ def engine_order(engine: str) -> tuple[str, ...]:
 
 
 def load_model(bundle_path: str | Path, engine: str = "auto", warm_up: bool = True,
-               engine_options: dict[str, dict] | None = None) -> PipelineModel:
+               engine_options: dict[str, dict] | None = None, batch_per_core: bool = True) -> PipelineModel:
     """Load a bundle and open its pipeline on the named engine (see engine_order); warm it up.
 
     ``engine_options`` maps backend names to their options, e.g. {"triton": {"url": "host:8001"}}.
+    ``batch_per_core``: ONNX Runtime on the CPU runs single-threaded sessions and the scheduler one
+    batch per core at once (``parallel_callers``): 1,000 against 600-900 windows/s for one two-thread
+    batch at a time on 2 cores (benchmarks/inference_workers.py). False: one batch on every core, for
+    callers that run one big batch at a time themselves.
     """
     from engines.bundle import load_bundle
     from engines.registry import select_engine
 
     bundle = load_bundle(bundle_path)
+    engine_options = dict(engine_options or {})
+    if batch_per_core:
+        engine_options["onnxruntime-cpu"] = {"threads": 1, **engine_options.get("onnxruntime-cpu", {})}
     selection = select_engine(bundle, engine_order(engine), engine_options)
     model = PipelineModel(selection.engine, bundle)
     model.selection = selection.summary()

@@ -16,6 +16,7 @@ PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 # Largest chunk per session call. On CPU, chunks of 32-64 windows stay in cache: measured on the 2-core
 # dev machine, 512 windows ran at ~520 windows/s as 64-window chunks against ~300 as one call.
 DEFAULT_MAX_BATCH = {"cpu": 64, "cuda": 512}
+MAX_PARALLEL_CALLERS = 8  # beyond this many concurrent batches the Python around them is the limit
 
 
 def unavailable_reason(device: str) -> str | None:
@@ -63,6 +64,10 @@ class OnnxRuntimeEngine(Engine):
                                     f"(session providers: {self.session.get_providers()})")
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.threads = threads
+        # run() is thread-safe and a single-threaded CPU session runs on its caller's thread, so one batch
+        # per core at once beats one batch on every core (small matmuls scale poorly across threads)
+        if device == "cpu":
+            self.parallel_callers = max(1, min(os.cpu_count() or 1, MAX_PARALLEL_CALLERS) // threads)
 
     def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         outputs = self.session.run(self.output_names, {self.spec.input_name: batch})
@@ -70,7 +75,8 @@ class OnnxRuntimeEngine(Engine):
 
     def info(self) -> dict:
         """Engine info plus the session's providers and thread count."""
-        return {**super().info(), "providers": self.session.get_providers(), "threads": self.threads}
+        return {**super().info(), "providers": self.session.get_providers(), "threads": self.threads,
+                "parallel_callers": self.parallel_callers}
 
 
 def onnxruntime_pipeline(bundle: Bundle, device: str = "cpu", threads: int | None = None,

@@ -54,6 +54,7 @@ class Engine(ABC):
     precision: str = "fp32"
     max_batch: int = 512
     buckets: tuple[int, ...] = ()  # padded batch sizes; empty = run the exact size
+    parallel_callers: int = 1  # batches worth running at once from separate threads (run() is thread-safe)
 
     def __init__(self, bundle: Bundle, graph: str) -> None:
         self.bundle = bundle
@@ -127,6 +128,7 @@ class Pipeline(Engine):
                              f"{encoder!r}")
         super().__init__(scattering.bundle, "pair")
         self.scattering, self.encoder = scattering, encoder
+        self.parallel_callers = min(scattering.parallel_callers, encoder.parallel_callers)
         self.name, self.device, self.precision = scattering.name, scattering.device, scattering.precision
 
     def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:

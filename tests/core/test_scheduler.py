@@ -211,6 +211,7 @@ def test_subscriber_error_is_reraised_in_strict_mode(model):
         ({"hop": 0}, "hop must be a positive integer; 0 is invalid"),
         ({"ring_seconds": 2.0}, "ring_seconds=2.0 holds fewer samples than one window"),
         ({"max_wait_ms": -1.0}, "max_wait_ms must be >= 0"),
+        ({"workers": -1}, "workers must be 0"),
     ],
 )
 def test_bad_config_is_refused(kwargs, match):
@@ -262,3 +263,45 @@ def test_external_stream_windows_give_the_results_of_the_same_windows_acquired(m
         np.testing.assert_array_equal(a.probs, b.probs)
         np.testing.assert_array_equal(a.embedding, b.embedding)
         assert a.heart_rate == b.heart_rate or (np.isnan(a.heart_rate) and np.isnan(b.heart_rate))
+
+
+def test_several_workers_keep_each_streams_order_and_give_one_workers_results(model):
+    """Batches run through the engines at once on several threads, but each stream's beats, RR model and
+    alarm see its windows in order: every output equals a single worker's."""
+    need_data(CINC)
+    names = ["A00001", "A00002", "A00003", "A00004"]
+
+    def run(workers):
+        # small batches and no drops, so the workers interleave many batches of every stream
+        config = SchedulerConfig(workers=workers, max_batch=3, max_wait_ms=0.0, backpressure="block",
+                                 pending_per_stream=8)
+        scheduler = Scheduler(model, config, strict=True)
+        results = scheduler.result_queue(maxsize=100_000)
+        for name in names:
+            scheduler.add_stream(WfdbReplaySource(CINC / name, speed=None, limit_s=30))
+        run_until(scheduler, lambda: drained(scheduler)() and scheduler.idle())
+        by_stream = {}
+        for r in results.get_all():
+            by_stream.setdefault(r.stream_id, []).append(r)
+        return scheduler.workers, by_stream
+
+    n_one, one = run(1)
+    n_three, three = run(3)
+    assert (n_one, n_three) == (1, 3)
+    assert sorted(one) == sorted(three) == [0, 1, 2, 3]
+    for sid, expected in one.items():
+        got = three[sid]
+        ends = [r.end_index for r in got]
+        assert ends == sorted(ends) == [r.end_index for r in expected] and len(ends) >= 8
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_allclose(a.probs, b.probs, atol=1e-4)
+            np.testing.assert_array_equal(a.beats, b.beats)
+            if b.rr_probs is None:
+                assert a.rr_probs is None
+            else:
+                np.testing.assert_allclose(a.rr_probs, b.rr_probs, atol=1e-6)
+            for name in ("rhythm", "rhythm_probs", "alarm_probs"):
+                if getattr(b, name) is None:
+                    assert getattr(a, name) is None
+                else:
+                    np.testing.assert_allclose(getattr(a, name), getattr(b, name), atol=1e-4)
