@@ -204,7 +204,9 @@ def train_alarm_stage(bundle, mitdb, nstdb, models: dict, folds: Sequence[Sequen
 
     t0 = time.time()
     root = Path(bundle)
-    model = load_model(root, "onnxruntime")
+    # one batch on every core, as when the shipped fit was made: single-threaded sessions (the monitor's
+    # default) give window probabilities ~1e-6 apart, and a retrain should reproduce the bundle bit for bit
+    model = load_model(root, "onnxruntime", batch_per_core=False)
     names = [r for f in folds for r in f]
     records = [open_record(Path(mitdb) / r) for r in names]
     noise = load_recorded_noise(nstdb, mitdb) if nstdb is not None and Path(nstdb).is_dir() else {}

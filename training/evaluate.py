@@ -139,7 +139,7 @@ def holter_scores(model_path, folder, learning_s: float | None = None,
     if not paths:
         raise FileNotFoundError(f"{folder}: no records with reference 'atr' annotations")
     learning = ec57.LEARNING_S if learning_s is None else learning_s
-    model = load_model(model_path, "onnxruntime")
+    model = load_model(model_path, "onnxruntime", batch_per_core=False)  # as the shipped figures were made
     scores, rows = [], []
     try:
         for i, path in enumerate(paths):
