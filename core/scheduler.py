@@ -31,7 +31,8 @@ This module is the façade; each part does one job in its own module:
   (on the model's device) and the rhythm head on each batch. There are `workers` of them (default: as
   many batches as the engine runs well at once, `model.parallel_callers`: one per core for ONNX
   Runtime on the CPU, one on a GPU); their engines run concurrently, and each stream's history is
-  updated and published one batch at a time in the order the batches were taken;
+  updated and published one batch at a time, a batch after every earlier one that holds one of its
+  streams;
 - core.fanout: results and state changes to the subscribers; running latency.
 
 Back-pressure. When a stream's pending queue is full, its OLDEST pending window is dropped and counted
@@ -108,8 +109,8 @@ class Scheduler:
         self.workers = cfg.workers or max(1, int(getattr(model, "parallel_callers", 1)))
         self._take = threading.Lock()  # next_batch and its ticket together
         self._taken = 0  # tickets handed out
-        self._turn = threading.Condition()  # whose batch finishes next
-        self._finished = 0  # tickets finished
+        self._turn = threading.Condition()  # guards _unfinished; one batch finishes at a time
+        self._unfinished: dict[int, frozenset[int]] = {}  # ticket -> its streams, until it has finished
 
     # ----- streams -------------------------------------------------------------------------------------
     def add_stream(self, source: Source, name: str | None = None, start_delay_s: float = 0.0) -> int:
@@ -287,14 +288,18 @@ class Scheduler:
         """Take batches across streams, run the model, publish; errors fault the batch's streams.
 
         Each of `workers` threads runs this loop. The engines run concurrently; each stream's history
-        (beats, rhythm, alarm) is updated and results are published one batch at a time, in the order
-        the batches were taken, so a stream's windows are seen in order whatever the threads do.
+        (beats, rhythm, alarm) is updated and results are published one batch at a time, and a batch
+        finishes only after every batch taken before it that holds one of its streams, so a stream's
+        windows are seen in order whatever the threads do (batches of other streams do not wait).
         """
         while not self._stop.is_set():
             with self._take:
                 batch = self._queue.next_batch(self._stop)
                 ticket = self._taken
-                self._taken += bool(batch)
+                if batch:
+                    self._taken += 1
+                    with self._turn:
+                        self._unfinished[ticket] = frozenset(w.stream_id for w in batch)
             if batch:
                 try:
                     self._run_batch(batch, ticket)
@@ -306,13 +311,19 @@ class Scheduler:
             inferred: Inferred | BaseException = self._runner.infer(batch)
         except Exception as exc:  # noqa: BLE001 - reported below, in this batch's turn
             inferred = exc
+        mine = self._unfinished_streams(ticket)
         with self._turn:
-            self._turn.wait_for(lambda: self._finished == ticket)
+            self._turn.wait_for(lambda: not any(t < ticket and not s.isdisjoint(mine)
+                                                for t, s in self._unfinished.items()))
             try:
                 self._finish(batch, inferred)
             finally:
-                self._finished += 1
+                del self._unfinished[ticket]
                 self._turn.notify_all()
+
+    def _unfinished_streams(self, ticket: int) -> frozenset[int]:
+        with self._turn:
+            return self._unfinished[ticket]
 
     def _finish(self, batch: list[PendingWindow], inferred: Inferred | BaseException) -> None:
         ids = {w.stream_id for w in batch}

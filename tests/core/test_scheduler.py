@@ -266,8 +266,9 @@ def test_external_stream_windows_give_the_results_of_the_same_windows_acquired(m
 
 
 def test_several_workers_keep_each_streams_order_and_give_one_workers_results(model):
-    """Batches run through the engines at once on several threads, but each stream's beats, RR model and
-    alarm see its windows in order: every output equals a single worker's."""
+    """Batches run through the engines at once on several threads and finish out of order when they share
+    no stream, but each stream's beats, RR model and alarm see its windows in order: every output equals
+    a single worker's."""
     need_data(CINC)
     names = ["A00001", "A00002", "A00003", "A00004"]
 
