@@ -44,6 +44,7 @@ class AcquiredStream:
         self.start_at = start_at  # time.monotonic() before which the source is not connected
         self.last_data = time.monotonic()
         self.last_drop_report = 0.0
+        self.next_due: float | None = None  # the source's next chunk is not out before this (Source.next_due)
         self.connected = False
         self.connecting = False  # a connect() is under way on a helper thread
 
@@ -138,8 +139,11 @@ class Acquisition:
             return
         if cfg.backpressure == "block" and self.queue.count(stream.info.stream_id) >= cfg.pending_per_stream:
             return  # inference is behind: leave the samples in the source until it catches up
+        if stream.next_due is not None and time.monotonic() < stream.next_due:
+            return  # nothing new yet (a replay knows when its next chunk is out): skip the read
         try:
             chunk, now = stream.read()
+            stream.next_due = stream.source.next_due()
             if chunk is None:
                 self.fanout.set_state(stream.info, "ended", "the source has no more samples")
                 return

@@ -78,6 +78,13 @@ class Source(ABC):
         self.samples_read += chunk.size
         return chunk
 
+    def next_due(self) -> float | None:
+        """time.monotonic() before which read(0) would return nothing new, or None when not known.
+
+        A poller may skip the source until then (most sources cannot know: they are read every tick).
+        """
+        return None
+
     def close(self) -> None:
         """Release the source; reading afterwards is an error until connect() is called again."""
         self._close()

@@ -73,6 +73,12 @@ class WfdbReplaySource(Source):
             return self.t0
         return self.t0 + (self.samples_read + self._next_size()) / (self.fs * self.speed)
 
+    def next_due(self) -> float | None:
+        """When the next chunk is released, if this source's clock is time.monotonic (else unknown)."""
+        if self.clock is not time.monotonic or self.state != "running":
+            return None
+        return self.due_time()
+
     def _next_size(self) -> int:
         if not self.loop:
             return min(self.chunk, self.signal.size - self.position)

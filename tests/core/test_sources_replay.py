@@ -131,3 +131,18 @@ def test_stream_states_are_defined_once_and_unknown_ones_refused(record):
     with pytest.raises(ValueError, match="unknown state 'stalling'"):
         source._set_state("stalling", "typo")
     assert source.state == "idle"
+
+
+def test_next_due_says_when_the_next_chunk_is_out_so_a_poller_can_skip_until_then(record):
+    """The acquisition thread skips a replay until its next chunk is due instead of reading nothing."""
+    source = WfdbReplaySource(record, speed=1.0, chunk=300)  # one chunk a second
+    assert source.next_due() is None  # not connected: unknown
+    source.connect()
+    due = source.next_due()
+    assert due == pytest.approx(source.t0 + 1.0)
+    assert time.monotonic() < due and source.read(0).size == 0
+    time.sleep(max(0.0, due - time.monotonic()) + 0.01)
+    assert source.read(0).size == 300 and source.next_due() == pytest.approx(source.t0 + 2.0)
+    fake = WfdbReplaySource(record, speed=1.0, clock=lambda: 0.0)  # another clock than time.monotonic
+    fake.connect()
+    assert fake.next_due() is None
