@@ -49,7 +49,7 @@ class BatchRunner:
         # RhythmTracker, which also computes the rhythm head's RR features
         needs_peaks = config.heart_rate or model.rhythm_context is not None or model.rr_rhythm is not None
         self.heart_rate = HeartRateEstimator(config.fs, device) if needs_peaks else None
-        self._trackers: dict[int, RhythmTracker] = {}  # only the worker thread touches them
+        self._trackers: dict[int, RhythmTracker] = {}  # touched only by finish(), one batch at a time
         self._rr: dict[int, RrFeatureStream] = {}  # the RR model's input per stream
         self._rr_last: dict[int, np.ndarray] = {}  # and its latest decision
         self.paced: set[int] = set()  # streams whose bed is marked paced (set from other threads)

@@ -6,7 +6,7 @@ Public API (stable; the GUI, the event log and the headless reporter build on it
     sched = Scheduler(model, SchedulerConfig(max_batch=64, max_wait_ms=5))  # strict=True in tests
     sid = sched.add_stream(source, name="bed 1")    # any core.sources source; returns a stream id
     queue = sched.result_queue(maxsize=1000)        # thread-safe, bounded; the GUI drains it on its timer
-    sched.subscribe(callback)                       # callback(WindowResult), called on the worker thread
+    sched.subscribe(callback)                       # callback(WindowResult), on a worker, one at a time
     sched.subscribe_status(callback)                # callback(StreamStatus): running/stalled/fault/ended
     sched.start(); ...; sched.stop()                # or `with sched: ...`; stop() re-raises in strict mode
     info = sched.stream(sid)                        # StreamInfo: name, fs (source rate), ring (model-rate
@@ -201,7 +201,10 @@ class Scheduler:
 
     # ----- subscribers ---------------------------------------------------------------------------------
     def subscribe(self, callback: Callable[[WindowResult], object]) -> None:
-        """Call `callback(result)` on the worker thread for every result; it must return quickly."""
+        """Call `callback(result)` for every result; it must return quickly.
+
+        It runs on an inference worker, one result at a time, each stream's in order.
+        """
         self._fanout.subscribe(callback)
 
     def subscribe_status(self, callback: Callable[[StreamStatus], object]) -> None:
