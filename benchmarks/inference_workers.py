@@ -23,37 +23,18 @@ import json
 import logging
 import os
 import sys
-import threading
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.streams import raw_throughput  # noqa: E402  (engines alone from parallel_callers threads)
 from core.headless import machine, run_headless  # noqa: E402
 from core.scheduler_config import SchedulerConfig  # noqa: E402
 from core.scheduler_model import load_model  # noqa: E402
 
 SETUPS = {"one_batch_all_cores": False, "one_batch_per_core": True}
-
-
-def engines_only(model, batches: int = 12, batch: int = 64) -> float:
-    """Windows/s of the engines alone, `model.parallel_callers` threads each running batches of `batch`."""
-    x = np.random.default_rng(0).standard_normal((batch, model.window)).astype(np.float32)
-
-    def work():
-        for _ in range(batches):
-            model.infer(x)
-
-    threads = [threading.Thread(target=work) for _ in range(model.parallel_callers)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return batches * batch * len(threads) / (time.perf_counter() - t0)
 
 
 def analyze_ab(models: dict, paths: list[str], repeats: int) -> dict:
@@ -102,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
            "engines_only_windows_per_s": {name: [] for name in SETUPS}, "runs": []}
     for _ in range(2):
         for name, m in models.items():
-            rate = engines_only(m)
+            rate = raw_throughput(m, 64)
             out["engines_only_windows_per_s"][name].append(round(rate, 1))
             print(f"engines only, {name}: {rate:.0f} windows/s", flush=True)
     for n in args.streams:

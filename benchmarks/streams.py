@@ -124,7 +124,7 @@ def raw_throughput(model, batch: int, seconds: float = 3.0) -> float:
     from as many threads at once as the scheduler runs workers (`model.parallel_callers`)."""
     x = np.random.default_rng(0).standard_normal((batch, model.window)).astype(np.float32)
     model.infer(x)
-    counts = [0] * max(1, int(getattr(model, "parallel_callers", 1)))
+    counts = [0] * model.parallel_callers
     t0 = time.perf_counter()
 
     def work(i: int) -> None:

@@ -61,14 +61,6 @@ class BatchRunner:
         self._rr_last.pop(stream_id, None)
         self.paced.discard(stream_id)
 
-    def run(self, batch: list[PendingWindow], known: Container[int]) -> list[WindowResult]:
-        """One WindowResult per window, stamped when it was done; raises what the model or detector raised.
-
-        `known`: the streams still registered; a removed stream's late window gets a fresh, unkept
-        RR history. The same as `finish(batch, infer(batch), known)`.
-        """
-        return self.finish(batch, self.infer(batch), known)
-
     def infer(self, batch: list[PendingWindow]) -> Inferred:
         """The engines and the R-peak detector on a batch: no stream state, so any thread may run it."""
         windows = np.stack([w.samples for w in batch])  # (B, W) band-passed mV
@@ -78,9 +70,12 @@ class BatchRunner:
 
     def finish(self, batch: list[PendingWindow], inferred: Inferred,
                known: Container[int]) -> list[WindowResult]:
-        """Heart rate, beats, rhythm and alarm from each stream's history.
+        """One WindowResult per window (heart rate, beats, rhythm, alarm), stamped when it was done.
 
-        One thread at a time, and batches in the order they were taken (a stream's windows in order).
+        Each stream's history is used; raises what the model or detector raised. One thread at a time,
+        and batches in the order they were taken (a stream's windows in order).
+        `known`: the streams still registered; a removed stream's late window gets a fresh, unkept
+        RR history.
         """
         n = len(batch)
         probs, embedding, trajectory = inferred.probs, inferred.embedding, inferred.trajectory

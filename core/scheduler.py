@@ -106,7 +106,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         # several workers run the engines at once; they take batches in turn and finish them in that order
-        self.workers = cfg.workers or max(1, int(getattr(model, "parallel_callers", 1)))
+        self.workers = cfg.workers or max(1, model.parallel_callers)
         self._take = threading.Lock()  # next_batch and its ticket together
         self._taken = 0  # tickets handed out
         self._turn = threading.Condition()  # guards _unfinished; one batch finishes at a time
@@ -299,37 +299,33 @@ class Scheduler:
             with self._take:
                 batch = self._queue.next_batch(self._stop)
                 ticket = self._taken
+                streams = frozenset(w.stream_id for w in batch)
                 if batch:
                     self._taken += 1
                     with self._turn:
-                        self._unfinished[ticket] = frozenset(w.stream_id for w in batch)
+                        self._unfinished[ticket] = streams
             if batch:
                 try:
-                    self._run_batch(batch, ticket)
+                    self._run_batch(batch, ticket, streams)
                 finally:
                     self._queue.done(len(batch))
 
-    def _run_batch(self, batch: list[PendingWindow], ticket: int) -> None:
+    def _run_batch(self, batch: list[PendingWindow], ticket: int, mine: frozenset[int]) -> None:
         try:
             inferred: Inferred | BaseException = self._runner.infer(batch)
         except Exception as exc:  # noqa: BLE001 - reported below, in this batch's turn
             inferred = exc
-        mine = self._unfinished_streams(ticket)
         with self._turn:
             self._turn.wait_for(lambda: not any(t < ticket and not s.isdisjoint(mine)
                                                 for t, s in self._unfinished.items()))
             try:
-                self._finish(batch, inferred)
+                self._finish(batch, inferred, mine)
             finally:
                 del self._unfinished[ticket]
                 self._turn.notify_all()
 
-    def _unfinished_streams(self, ticket: int) -> frozenset[int]:
-        with self._turn:
-            return self._unfinished[ticket]
-
-    def _finish(self, batch: list[PendingWindow], inferred: Inferred | BaseException) -> None:
-        ids = {w.stream_id for w in batch}
+    def _finish(self, batch: list[PendingWindow], inferred: Inferred | BaseException,
+                ids: frozenset[int]) -> None:
         with self._lock:
             streams = {sid: s for sid in ids if (s := self._streams.get(sid)) is not None}
         try:

@@ -32,7 +32,7 @@ class PipelineModel(InferenceModel):
         info = pipeline.info()
         self.backend = f"{info['name']} ({info['device']}, {info['precision']})"
         self.device = str(info["device"])  # where the scheduler also runs the heart-rate detector
-        self.parallel_callers = int(getattr(pipeline, "parallel_callers", 1))
+        self.parallel_callers = pipeline.parallel_callers  # batches it runs well at once (engines.base)
         self.selection = ""  # why this backend: filled by load_model from the registry's selection
         self.episodes = self.contract.episodes
         self.rhythm = None  # engines.rhythm_head.RhythmHeadEngine when the bundle has a rhythm head
