@@ -9,6 +9,7 @@ that reads whatever each source has ready. It never waits for inference, nor for
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -57,22 +58,26 @@ class AcquiredStream:
         self.last_data = time.monotonic()
         self.connected = True  # last: the acquisition thread reads from now on
 
-    def read(self) -> tuple[np.ndarray | None, float]:
-        """Everything the source has ready now (None once it ended), and the time it was read."""
-        chunks = []
+    def read(self) -> tuple[list[tuple[np.ndarray, float]] | None, float]:
+        """The chunks the source has ready now (None once it ended), and the time they were read.
+
+        Each chunk comes with when it came out: the source's release time where it knows one
+        (Source.next_due, a replay), else the time of this read. A window's latency runs from there.
+        """
+        chunks: list[tuple[np.ndarray, float]] = []
+        due = self.next_due
         for _ in range(self.config.max_reads_per_tick):
             chunk = self.source.read(0)
             if chunk is None:
-                if not chunks:
-                    return None, time.monotonic()
-                break
+                self.next_due = None
+                return (None if not chunks else chunks), time.monotonic()
             if len(chunk) == 0:
                 break
-            chunks.append(chunk)
+            chunks.append((chunk, due if due is not None else math.nan))
+            due = self.next_due = self.source.next_due()
         now = time.monotonic()
-        if len(chunks) == 1:
-            return chunks[0], now
-        return (np.concatenate(chunks) if chunks else np.empty(0)), now
+        self.next_due = self.source.next_due()
+        return [(c, now if math.isnan(d) else min(d, now)) for c, d in chunks], now
 
     def ingest(self, chunk: np.ndarray, now: float) -> list[PendingWindow]:
         """Preprocess a chunk, append it to the ring and return the windows it completed."""
@@ -142,18 +147,22 @@ class Acquisition:
         if stream.next_due is not None and time.monotonic() < stream.next_due:
             return  # nothing new yet (a replay knows when its next chunk is out): skip the read
         try:
-            chunk, now = stream.read()
-            stream.next_due = stream.source.next_due()
-            if chunk is None:
+            chunks, now = stream.read()
+            if chunks is None:
                 self.fanout.set_state(stream.info, "ended", "the source has no more samples")
                 return
-            if len(chunk) == 0:
+            if not chunks:
                 self._check_stall(stream, now)
                 return
             stream.last_data = now
             if stream.info.state == "stalled":
                 self.fanout.set_state(stream.info, "running", "samples arrive again")
-            windows = stream.ingest(chunk, now)
+            if len(chunks) == 1:
+                windows = stream.ingest(*chunks[0])
+            elif len({t for _, t in chunks}) == 1:  # one release time (a live source): one pass
+                windows = stream.ingest(np.concatenate([c for c, _ in chunks]), chunks[0][1])
+            else:  # each window stamped with when the chunk that completed it came out
+                windows = [w for c, t in chunks for w in stream.ingest(c, t)]
         except Exception as exc:  # noqa: BLE001 - any source/preprocessing error faults this stream only
             self.fault([stream], exc, "acquisition")
             return

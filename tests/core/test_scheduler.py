@@ -306,3 +306,20 @@ def test_several_workers_keep_each_streams_order_and_give_one_workers_results(mo
                     assert getattr(a, name) is None
                 else:
                     np.testing.assert_allclose(getattr(a, name), getattr(b, name), atol=1e-4)
+
+
+def test_a_replayed_windows_latency_runs_from_when_its_samples_came_out(model):
+    """Arrival is the replay's release time of the chunk that completed the window, not the later poll."""
+    need_data(CINC / "A00001")
+    rec = open_record(CINC / "A00001")  # 300 Hz, the model rate: chunk k holds samples [300k, 300k + 300)
+    scheduler = Scheduler(model, SchedulerConfig(poll_interval_ms=200.0), strict=True)  # polls 0.2 s apart
+    results = scheduler.result_queue()
+    source = WfdbReplaySource(rec, chunk=300, speed=10.0, limit_s=12)  # a chunk every 0.1 s
+    scheduler.add_stream(source)
+    run_until(scheduler, drained(scheduler))
+    got = results.get_all()
+    assert len(got) >= 3
+    for r in got:
+        released = source.t0 + np.ceil(r.end_index / 300) * 300 / (300 * 10.0)
+        assert r.arrival_time == pytest.approx(released, abs=1e-9)
+        assert r.latency_ms >= 0.0
