@@ -12,6 +12,13 @@ episode's onset and offset are placed at the centre of the signal behind the fir
 that confirmed the change (the detector's `sample` minus `EpisodeSettings.onset_lag`: W/2, plus half the
 smoothing span): a window is called AF once about half of it is AF, so its centre, not its end, is the
 best estimate of when the rhythm changed.
+
+The record's start. Live, the RR model decides nothing until it has 64 beats (about a minute) and the
+alarm rests on the window alone until then. Analysis has the whole record, so the windows before the RR
+model's first decision take that decision (it saw their beats: its 64 intervals start at the record's
+first beat), the alarm is recomputed there and the episode detector re-run (`read_start_with_first_decision`).
+A short recording (the minutes a device stores around an event) is then read by its beat sequence
+from its first second, as a Holter lab reads it; everything after the first decision equals live.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from core.events import EpisodeSettings, EventLog, RhythmEvent, write_rhythm_annotations
+from core.events import EpisodeDetector, EpisodeSettings, EventLog, RhythmEvent, write_rhythm_annotations
 from core.record_beats import to_record_samples
 from core.record_head import SHORT_S, classify_recording
 from core.records import PREFERRED_LEADS, EcgRecord
@@ -97,6 +104,7 @@ class RecordAnalysis:
     alarm_probs: np.ndarray | None = None  # (n, 4) the alarm model's (RR model fused with the window)
     paced: bool = False  # the record was analysed as a paced patient's (marked by the user)
     record_class: np.ndarray | None = None  # (4,) the record head's class probabilities (short recordings)
+    rr_backfilled: int = 0  # windows before the RR model's first decision that were given it (module doc)
 
     @property
     def alarm_input(self) -> np.ndarray:
@@ -189,6 +197,7 @@ class RecordAnalysis:
                 "probs": {c: float(p) for c, p in zip(CLASS_CODES, self.record_class, strict=True)},
                 "note": "the whole recording's class from the record head (its beats, median beat and "
                         f"DACL windows), given for recordings up to {SHORT_S:.0f} s"},
+            "rr_first_decision_backfilled_s": self.rr_backfilled * hop_s,
             "alarm_input": "alarm_probs" if self.alarm_probs is not None else
             "rhythm_probs" if self.rhythm_probs is not None else "probs",
             "wall_s": self.wall_s,
@@ -252,13 +261,15 @@ def analyze_record(
     events: EventLog | None = None,
     progress: Callable[[int, int], None] | None = None,
     paced: bool = False,
+    read_start: bool = True,
 ) -> RecordAnalysis:
     """Analyse every window of `record` through the live path with back-pressure; return the analysis.
 
     `events` is the episode detector (default: the monitor's EventLog settings). `progress(done,
     expected)` is called about twenty times a second. `paced`: analyse as a bed marked paced
-    (MonitoringSession.set_paced). Raises AnalysisError when the source, the
-    preprocessing or the engine fails before the record's end.
+    (MonitoringSession.set_paced). `read_start`: read the windows before the RR model's first decision
+    with it (module doc); False keeps exactly what the live monitor decided. Raises AnalysisError when
+    the source, the preprocessing or the engine fails before the record's end.
     """
     config = config or analysis_config(model)
     note = lead_note(record.lead)
@@ -304,14 +315,27 @@ def analyze_record(
     record_class = None
     if model.record_head is not None and record.duration_s <= SHORT_S:
         record_class = classify_recording(record.signal, record.fs, model)
+    end_index = np.array([r.end_index for r in results], dtype=np.int64)
+    probs = np.array([r.probs for r in results], dtype=np.float64).reshape(-1, len(CLASS_CODES))
+    rr_probs = np.array([np.full(3, np.nan) if r.rr_probs is None else r.rr_probs for r in results],
+                        dtype=np.float64).reshape(-1, 3) if model.rr_rhythm is not None else None
+    alarm_probs = np.array([r.alarm_probs for r in results], dtype=np.float64).reshape(-1, 4) \
+        if results and results[0].alarm_probs is not None else None
+    events = session.events.stream_events(sid)
+    backfilled = 0
+    if read_start and model.alarm is not None and rr_probs is not None and alarm_probs is not None:
+        start = read_start_with_first_decision(model.alarm, probs, rr_probs, alarm_probs, end_index, paced,
+                                               session.events.settings, sid)
+        if start is not None:
+            rr_probs, alarm_probs, events, backfilled = start
     wall = time.monotonic() - t0
     return RecordAnalysis(
         record=record,
         model_fs=config.fs,
         window=config.window,
         hop=config.hop,
-        end_index=np.array([r.end_index for r in results], dtype=np.int64),
-        probs=np.array([r.probs for r in results], dtype=np.float64).reshape(-1, len(CLASS_CODES)),
+        end_index=end_index,
+        probs=probs,
         heart_rate=np.array([r.heart_rate for r in results], dtype=np.float64),
         trajectory=np.array([r.trajectory for r in results], dtype=np.float64).reshape(-1, 2),
         flags=[r.flags for r in results],
@@ -321,11 +345,9 @@ def analyze_record(
         if results and results[0].rhythm is not None else None,
         beats=beats,
         rr_episodes=rr_episodes,
-        alarm_probs=np.array([r.alarm_probs for r in results], dtype=np.float64).reshape(-1, 4)
-        if results and results[0].alarm_probs is not None else None,
-        rr_probs=np.array([np.full(3, np.nan) if r.rr_probs is None else r.rr_probs for r in results],
-                          dtype=np.float64).reshape(-1, 3) if model.rr_rhythm is not None else None,
-        events=session.events.stream_events(sid),
+        alarm_probs=alarm_probs,
+        rr_probs=rr_probs,
+        events=events,
         episode_settings=session.events.settings,
         expected_windows=expected,
         dropped=stats.dropped,
@@ -333,7 +355,31 @@ def analyze_record(
         backend=model.backend,
         paced=paced,
         record_class=record_class,
+        rr_backfilled=backfilled,
     )
+
+
+def read_start_with_first_decision(alarm, probs: np.ndarray, rr_probs: np.ndarray, alarm_probs: np.ndarray,
+                                   end_index: np.ndarray, paced: bool, settings: EpisodeSettings,
+                                   stream_id: int = 0) -> tuple | None:
+    """The record's start read with the RR model's first decision (module doc); None if nothing changes.
+
+    Windows before the first decision (NaN rows of `rr_probs`) are given it, their alarm probabilities
+    are recomputed by `alarm` (core.alarm.AlarmFusion) and the episode detector is re-run over every
+    window. Returns (rr_probs, alarm_probs, events, number of windows given the decision).
+    """
+    ready = np.isfinite(rr_probs).all(axis=1)
+    if not ready.any() or ready[0]:
+        return None
+    first = int(np.argmax(ready))
+    rr = rr_probs.copy()
+    rr[:first] = rr_probs[first]
+    out = alarm_probs.copy()
+    out[:first] = alarm.probs(probs[:first], rr[:first], np.full(first, paced))
+    detector = EpisodeDetector(settings=settings)
+    events = [e for i in range(len(out))
+              if (e := detector.update(stream_id, out[i], int(end_index[i]))) is not None]
+    return rr, out, events, first
 
 
 def write_outputs(analysis: RecordAnalysis, out_dir: str | Path, extension: str = "dacl",

@@ -84,3 +84,33 @@ def test_paced_rows_take_the_paced_fit_over_the_beat_sequence_alone():
     assert without.probs(dacl, rr, paced=np.array([True, True]))[:, 1] == pytest.approx([0.1, 0.1])
     with pytest.raises(BundleError, match="alarm.paced: .*std"):
         check_alarm_block({**fused, "paced": {**block(rr_log_p_af=1.0), "std": [0.0]}})
+
+
+def test_analysis_reads_the_windows_before_the_rr_models_first_decision_with_it():
+    from core.analyze import read_start_with_first_decision
+
+    fusion = AlarmFusion({**block(rr_log_p_af=1.0, rr_ready=20.0), "bias": -20.0})  # not ready: p(AF) ~ 0
+    n, first = 8, 3
+    dacl = np.full((n, 4), 0.25)
+    rr = np.full((n, 3), np.nan)
+    rr[first:] = [0.05, 0.9, 0.05]
+    rr[-1] = [0.9, 0.05, 0.05]
+    live = fusion.probs(dacl, rr)
+    assert np.all(live[:first, 1] < 1e-6)
+    ends = np.arange(n) * 300 + 2048
+    settings = EpisodeSettings(on=0.4, off=0.3, k_on=2, k_off=1)
+    rr2, alarm, events, given = read_start_with_first_decision(fusion, dacl, rr, live.astype(np.float64),
+                                                               ends, False, settings)
+    assert given == first
+    np.testing.assert_array_equal(rr2[:first], np.tile(rr[first], (first, 1)))
+    np.testing.assert_array_equal(rr2[first:], rr[first:])
+    np.testing.assert_array_equal(alarm[first:], live[first:])  # after the first decision: as live
+    assert alarm[0, 1] == pytest.approx(0.9 / 1.9, rel=1e-6)  # sigmoid(log 0.9)
+    # the episode now starts with the record (confirmed at window 1) and ends at the last window
+    assert [(e.kind, e.sample, e.detected_sample) for e in events] == [("start", ends[0], ends[1]),
+                                                                       ("end", ends[-1], ends[-1])]
+    ready = rr.copy()
+    ready[:first] = rr[first]
+    assert read_start_with_first_decision(fusion, dacl, ready, live, ends, False, settings) is None
+    assert read_start_with_first_decision(fusion, dacl, np.full((n, 3), np.nan), live, ends, False,
+                                          settings) is None

@@ -156,7 +156,7 @@ def test_beats_and_rr_model_output_equal_offline_and_live(model):
 
     record = open_record(MITBIH_100)
     record = dataclasses.replace(record, signal=record.signal[: 150 * 360])  # 2.5 min: ~180 beats
-    analysis = analyze_record(record, model)
+    analysis = analyze_record(record, model, read_start=False)  # exactly what the live monitor decided
     np.testing.assert_array_equal(analysis.record_beats, detector_beats(record.signal, record.fs))
     if model.rr_rhythm is None:
         pytest.skip("the bundle has no RR rhythm model")
@@ -171,6 +171,15 @@ def test_beats_and_rr_model_output_equal_offline_and_live(model):
         else:
             np.testing.assert_allclose(analysis.rr_probs[i], probs[k], atol=1e-6)
     assert np.isfinite(analysis.rr_probs[-1]).all() and analysis.rr_probs[-1][0] > 0.9  # record 100 is sinus
+    if model.alarm is None:
+        return
+    # by default the windows before the first decision are read with it; the rest is as live
+    read = analyze_record(record, model)
+    first = int(np.argmax(np.isfinite(analysis.rr_probs).all(axis=1)))
+    assert first > 0 and read.summary()["rr_first_decision_backfilled_s"] == first * model.hop / model.fs
+    np.testing.assert_array_equal(read.rr_probs[:first], np.tile(analysis.rr_probs[first], (first, 1)))
+    np.testing.assert_array_equal(read.rr_probs[first:], analysis.rr_probs[first:])
+    np.testing.assert_array_equal(read.alarm_probs[first:], analysis.alarm_probs[first:])
 
 
 def test_the_alarm_is_the_manifests_fusion_of_the_window_and_the_rr_model(model):
