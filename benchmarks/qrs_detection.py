@@ -73,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default="../shared/data/mitdb")
     ap.add_argument("--records", nargs="*", help="record names (default: the folder's RECORDS)")
     ap.add_argument("--no-xqrs", action="store_true", help="skip wfdb's XQRS (about 10 s per record)")
+    ap.add_argument("--lead", default=None, help="lead name or index (default: MLII, II, ECG, else first)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
+    lead = int(args.lead) if args.lead is not None and args.lead.isdigit() else args.lead
     logging.basicConfig(level=logging.WARNING)
     from tqdm import tqdm
     from wfdb import processing
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     t_monitor = t_xqrs = 0.0
     for name in tqdm(names, desc="records", unit="rec"):
-        rec = open_record(Path(args.data) / name)
+        rec = open_record(Path(args.data) / name, lead=lead)
         ref = np.array([s for s, sym in zip(rec.annotations.sample, rec.annotations.symbol, strict=True)
                         if sym in BEAT_SYMBOLS], dtype=np.int64)
         t = time.perf_counter()
