@@ -95,7 +95,8 @@ def analyze_paths(
     `on_record(name, index, total)` is called before each record and `on_windows(done, expected)` during
     it, for progress bars. A record that cannot be read or analysed is logged and listed as skipped.
     """
-    from core.analyze import AnalysisError, analysis_config, analyze_record, write_outputs
+    from core.analysis_files import write_outputs
+    from core.analyze import AnalysisError, analysis_config, analyze_record
     from core.headless import machine
     from core.records import RecordError, list_records, open_record
 

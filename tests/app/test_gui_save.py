@@ -13,7 +13,8 @@ import pytest
 import wfdb
 from PySide6 import QtCore, QtGui
 
-from core.analyze import RecordAnalysis, write_outputs
+from core.analysis_files import write_outputs
+from core.analyze import RecordAnalysis
 from core.events import EpisodeSettings, EventLog
 from core.records import open_record
 from core.results import WindowResult

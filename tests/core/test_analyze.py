@@ -6,7 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from core.analyze import analysis_config, analyze_record, expected_windows, write_outputs
+from core.analysis_files import write_outputs
+from core.analyze import analysis_config, analyze_record, expected_windows
 from core.events import EventLog
 from core.preprocess import normalize_window, preprocess_record
 from core.records import open_record
