@@ -162,6 +162,8 @@ def write_rhythm_annotations(events: Iterable[RhythmEvent], record_name: str, fs
     for event in events:
         samples.append(max(event.sample, samples[-1]))  # WFDB needs non-decreasing sample numbers
         notes.append(RHYTHM_AUX[event.rhythm] if event.kind == "start" else BASELINE_AUX)
+    keep = [i for i in range(len(samples)) if i + 1 == len(samples) or samples[i + 1] != samples[i]]
+    samples, notes = [samples[i] for i in keep], [notes[i] for i in keep]  # of two at one sample, the later
     write_dir = Path(write_dir)
     write_dir.mkdir(parents=True, exist_ok=True)
     wfdb.wrann(record_name, extension, np.array(samples, dtype=np.int64), symbol=["+"] * len(samples),

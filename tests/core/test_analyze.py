@@ -87,7 +87,10 @@ def test_annotations_are_at_the_record_sample_numbers(model, tmp_path):
     episodes = analysis.episodes()
     assert episodes, "record 201 holds 10 min of AF; the shipped model finds some of it"
     onsets = [s for s, a in zip(ann.sample, ann.aux_note, strict=True) if a == "(AFIB"]
-    offsets = [s for s, a in zip(ann.sample, ann.aux_note, strict=True) if a == "(N"][1:]
+    notes = list(zip(ann.sample, ann.aux_note, strict=True))
+    assert notes[0][1] in ("(N", "(AFIB")  # the rhythm from the first analysed sample on
+    offsets = [s for s, a in notes[1:] if a == "(N"] if notes[0][1] == "(N" else \
+        [s for s, a in notes if a == "(N"]
     assert onsets == [e.onset_sample for e in episodes]
     assert offsets == [e.offset_sample for e in episodes if e.offset_sample < record.n_samples]
     # each onset is the centre of the first window of its confirming run, at 360 Hz: 1.2 x the 300 Hz index
@@ -178,9 +181,10 @@ def test_beats_and_rr_model_output_equal_offline_and_live(model):
     read = analyze_record(record, model)
     first = int(np.argmax(np.isfinite(analysis.rr_probs).all(axis=1)))
     assert first > 0 and read.summary()["rr_first_decision_backfilled_s"] == first * model.hop / model.fs
-    np.testing.assert_array_equal(read.rr_probs[:first], np.tile(analysis.rr_probs[first], (first, 1)))
-    np.testing.assert_array_equal(read.rr_probs[first:], analysis.rr_probs[first:])
-    np.testing.assert_array_equal(read.alarm_probs[first:], analysis.alarm_probs[first:])
+    # two analyses: the engines' batches differ with timing, so their outputs agree to rounding only
+    np.testing.assert_array_equal(read.rr_probs[:first], np.tile(read.rr_probs[first], (first, 1)))
+    np.testing.assert_allclose(read.rr_probs[first:], analysis.rr_probs[first:], atol=1e-6)
+    np.testing.assert_allclose(read.alarm_probs[first:], analysis.alarm_probs[first:], atol=1e-5)
 
 
 def test_the_alarm_is_the_manifests_fusion_of_the_window_and_the_rr_model(model):

@@ -99,3 +99,15 @@ def test_wrann_file_is_read_back_by_rdann(tmp_path):
 def test_wrann_without_results_is_refused(tmp_path):
     with pytest.raises(ValueError, match="stream 9 has no results yet"):
         EventLog().to_wrann("bed9", stream_id=9, fs=300, write_dir=tmp_path)
+
+
+def test_an_episode_from_the_first_window_on_is_written_without_a_baseline_before_it(tmp_path):
+    """Two rhythm annotations at one sample say nothing the later does not: only '(AFIB' is written."""
+    import wfdb
+
+    log = EventLog(k_on=2, k_off=2)
+    feed(log, [0.9, 0.9, 0.9, 0.2, 0.2], stream_id=1)
+    log.to_wrann("bed1", stream_id=1, fs=300, write_dir=tmp_path)
+    ann = wfdb.rdann(str(tmp_path / "bed1"), "rhy")
+    assert ann.aux_note == ["(AFIB", "(N"]
+    assert list(ann.sample) == [2048, 2048 + 3 * H]
