@@ -13,7 +13,7 @@ the change was seen); `detected_sample` is the end index of the window that conf
 
 The WFDB annotation file uses rhythm annotations as MIT-BIH does: symbol '+' with aux_note '(AFIB'
 at an episode's start and '(N' at its end (plus '(N' where the stream's first window ended, so a
-reader knows the rhythm before the first episode).
+reader knows the rhythm before the first episode, unless an episode starts right there).
 """
 
 from __future__ import annotations
