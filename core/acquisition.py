@@ -9,7 +9,6 @@ that reads whatever each source has ready. It never waits for inference, nor for
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -64,20 +63,20 @@ class AcquiredStream:
         Each chunk comes with when it came out: the source's release time where it knows one
         (Source.next_due, a replay), else the time of this read. A window's latency runs from there.
         """
-        chunks: list[tuple[np.ndarray, float]] = []
-        due = self.next_due
+        chunks: list[tuple[np.ndarray, float | None]] = []
         for _ in range(self.config.max_reads_per_tick):
+            released = self.next_due  # when the chunk about to be read came out, if the source knows
             chunk = self.source.read(0)
+            self.next_due = self.source.next_due()
             if chunk is None:
-                self.next_due = None
-                return (None if not chunks else chunks), time.monotonic()
+                if not chunks:
+                    return None, time.monotonic()
+                break
             if len(chunk) == 0:
                 break
-            chunks.append((chunk, due if due is not None else math.nan))
-            due = self.next_due = self.source.next_due()
+            chunks.append((chunk, released))
         now = time.monotonic()
-        self.next_due = self.source.next_due()
-        return [(c, now if math.isnan(d) else min(d, now)) for c, d in chunks], now
+        return [(c, now if t is None else min(t, now)) for c, t in chunks], now
 
     def ingest(self, chunk: np.ndarray, now: float) -> list[PendingWindow]:
         """Preprocess a chunk, append it to the ring and return the windows it completed."""
@@ -157,10 +156,9 @@ class Acquisition:
             stream.last_data = now
             if stream.info.state == "stalled":
                 self.fanout.set_state(stream.info, "running", "samples arrive again")
-            if len(chunks) == 1:
-                windows = stream.ingest(*chunks[0])
-            elif len({t for _, t in chunks}) == 1:  # one release time (a live source): one pass
-                windows = stream.ingest(np.concatenate([c for c, _ in chunks]), chunks[0][1])
+            if len({t for _, t in chunks}) == 1:  # one release time (one chunk, or a live source's): one pass
+                data = chunks[0][0] if len(chunks) == 1 else np.concatenate([c for c, _ in chunks])
+                windows = stream.ingest(data, chunks[0][1])
             else:  # each window stamped with when the chunk that completed it came out
                 windows = [w for c, t in chunks for w in stream.ingest(c, t)]
         except Exception as exc:  # noqa: BLE001 - any source/preprocessing error faults this stream only
