@@ -83,7 +83,7 @@ def run(model, records: list[tuple[Path, int]], rates, lengths_min, log=print) -
                 a = analyze_record(ex, model, config=config, read_start=False)
                 for variant in VARIANTS:
                     b = a
-                    if variant == "read_start" and a.rr_probs is not None and a.alarm_probs is not None:
+                    if variant == "read_start" and model.alarm is not None:  # (an alarm needs the RR model)
                         start = read_start_with_first_decision(
                             model.alarm, a.probs, a.rr_probs, a.alarm_probs, a.end_index, False,
                             a.episode_settings)
