@@ -34,12 +34,22 @@ GROUPS = {"mlii_clean": lambda s: s.name == s.record, "mlii_noisy": lambda s: "+
           "second_lead": lambda s: ":" in s.name}
 
 
-def analyses(bundle: Path, seed: int, say) -> tuple[list, list[list[str]], tuple[int, int, float]]:
-    """Every MIT-BIH record's MLII clean and noisy analyses and its second lead, RR input out of fold."""
+def second_lead(model, name: str, rr) -> list:
+    """Record `name`'s second lead (V1 mostly) through the live path."""
+    from core.records import open_record
+    from training.alarm_fusion import analyse
+
+    rec = open_record(DATA / "mitdb" / name, lead=1)
+    return [analyse(model, rec, rr, f"{name}:{rec.lead}")]
+
+
+def analyses(bundle: Path, seed: int, say, extra=second_lead) -> tuple[list, list[list[str]], tuple]:
+    """Every MIT-BIH record's MLII clean and noisy analyses (the alarm stage's), RR input out of fold,
+    and the analyses `extra(model, record name, its RR model)` adds for each record."""
     from core.beat_episodes import BeatEpisodeSettings
     from core.records import open_record
     from core.scheduler_model import load_model
-    from training.alarm_fusion import TorchRr, analyse, collect
+    from training.alarm_fusion import TorchRr, collect
     from training.cli_rhythm import DEFAULT_CACHE
     from training.noise import load_recorded_noise
     from training.rr_cv import Corpus, cross_validate
@@ -59,15 +69,14 @@ def analyses(bundle: Path, seed: int, say) -> tuple[list, list[list[str]], tuple
     records = [open_record(DATA / "mitdb" / r) for r in names]
     sets = collect(model, records, rr_of, load_recorded_noise(DATA / "nstdb", DATA / "mitdb"), seed, say)
     for r in names:
-        rec = open_record(DATA / "mitdb" / r, lead=1)
-        sets.append(analyse(model, rec, rr_of(r), f"{r}:{rec.lead}"))
-        say(f"second lead: {r} {rec.lead}")
+        sets += extra(model, r, rr_of(r))
+        say(f"{extra.__name__}: {r}")
     geometry = (model.window, model.hop, model.fs)
     model.close()
     return sets, folds, geometry
 
 
-def nested(sets: list, folds: list[list[str]], train, geometry, names=INPUTS) -> dict:
+def nested(sets: list, folds: list[list[str]], train, geometry, names=INPUTS, groups=None) -> dict:
     """Per group: gross EC57 of held-out analyses under settings chosen on the training groups' oof."""
     window, hop, fs = geometry
     oof = {}
@@ -81,7 +90,7 @@ def nested(sets: list, folds: list[list[str]], train, geometry, names=INPUTS) ->
     chosen_folds = [[s.name for s in sets if s.record in f and train(s)] for f in folds]
     _, cv = choose_episodes(oof, streams, holters, chosen_folds, window, hop, fs, smoothed=True)
     out = {"nested_choices": cv["nested_choices"]}
-    for group, member in GROUPS.items():
+    for group, member in (groups or GROUPS).items():
         scores = []
         for f, chosen in zip(folds, cv["nested_choices"], strict=True):
             held = [s.name for s in sets if s.record in f and member(s)]

@@ -134,3 +134,23 @@ def add_recorded_noise(sig: np.ndarray, fs: float, noise: tuple[np.ndarray, floa
     noise_power = qrs_signal_power(sig, fs) / 10 ** ((snr_db - NST_CALIBRATION_DB) / 10)
     gain = np.sqrt(noise_power / max(np.var(e), 1e-18))
     return sig + gain * e
+
+
+NST_CLEAN_S, NST_BURST_S = 300.0, 120.0  # the stress test's clean first 5 minutes, then 2-minute bursts
+
+
+def nst_bursts(n: int, fs: float) -> np.ndarray:
+    """(n,) bool: where the noise stress test puts noise (2 minutes on, 2 off, after the clean 5 minutes)."""
+    t = np.arange(n) / fs - NST_CLEAN_S
+    return (t >= 0) & (np.floor(t / NST_BURST_S) % 2 == 0)
+
+
+def add_nst_bursts(sig: np.ndarray, fs: float, noise: tuple[np.ndarray, float], snr_db: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """`sig` with recorded `noise` at `snr_db` (add_recorded_noise's scale) in the stress test's bursts only.
+
+    The signal power is the whole record's, as the stress test's records were made; outside the bursts
+    the signal is returned unchanged.
+    """
+    noisy = add_recorded_noise(sig, fs, noise, snr_db, rng)
+    return np.where(nst_bursts(sig.size, fs), noisy, sig)

@@ -102,3 +102,16 @@ def test_recorded_noise_at_minus_6_db_matches_the_stress_tests_own_118e_6():
     resampled = noise.add_recorded_noise(np.sin(np.arange(3000) / 30), 300.0, recorded["bw"], 0.0,
                                          np.random.default_rng(1))
     assert resampled.shape == (3000,) and np.isfinite(resampled).all()
+
+
+def test_nst_bursts_put_noise_in_two_minute_bursts_after_a_clean_five_minutes():
+    fs = 100.0
+    on = noise.nst_bursts(int(fs * 60 * 15), fs)
+    minutes = on.reshape(15, -1)
+    assert [bool(m.all()) for m in minutes] == [False] * 5 + [True, True, False, False] * 2 + [True, True]
+    assert all(m.all() or not m.any() for m in minutes)  # bursts start and end on minute bounds here
+    sig = np.sin(2 * np.pi * 1.2 * np.arange(on.size) / fs) ** 21  # a peak every 0.83 s
+    bw = (np.random.default_rng(0).standard_normal(50_000), fs)
+    noisy = noise.add_nst_bursts(sig, fs, bw, 6.0, np.random.default_rng(1))
+    np.testing.assert_array_equal(noisy[~on], sig[~on])
+    assert np.abs(noisy[on] - sig[on]).mean() > 0.05
