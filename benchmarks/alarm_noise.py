@@ -39,22 +39,24 @@ def recorded_noise() -> dict:
 
 def stressed(model, name: str, rr) -> list:
     """Record `name`'s MLII with each kind of recorded noise at SNR_DB in the stress test's bursts."""
+    from core.records import open_record
+    from training.alarm_fusion import analyse
+
+    rec = open_record(DATA / "mitdb" / name)
+    return [analyse(model, stressed_record(rec, kind), rr, f"{name}@{kind}{SNR_DB:.0f}") for kind in KINDS]
+
+
+def stressed_record(rec, kind: str):
+    """MIT-BIH record `rec` with `kind` noise at SNR_DB in the stress test's bursts (seeded by kind, name)."""
     import dataclasses
 
     import numpy as np
 
-    from core.records import open_record
-    from training.alarm_fusion import analyse
     from training.noise import add_nst_bursts
 
-    noise = recorded_noise()
-    rec = open_record(DATA / "mitdb" / name)
-    out = []
-    for kind in KINDS:
-        rng = np.random.default_rng([7, KINDS.index(kind), int(name)])
-        signal = add_nst_bursts(rec.signal, rec.fs, noise[kind], SNR_DB, rng)
-        out.append(analyse(model, dataclasses.replace(rec, signal=signal), rr, f"{name}@{kind}{SNR_DB:.0f}"))
-    return out
+    rng = np.random.default_rng([7, KINDS.index(kind), int(rec.name)])
+    signal = add_nst_bursts(rec.signal, rec.fs, recorded_noise()[kind], SNR_DB, rng)
+    return dataclasses.replace(rec, signal=signal)
 
 
 def main() -> int:
@@ -62,10 +64,15 @@ def main() -> int:
     p.add_argument("--model", default=str(ROOT / "engines" / "default"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json")
+    p.add_argument("--save", help="also write every analysis here (training.alarm_fusion.save_windows)")
     args = p.parse_args()
     t0 = time.monotonic()
     sets, folds, geometry = analyses(Path(args.model), args.seed, lambda m: print(m, file=sys.stderr),
                                      extra=stressed)
+    if args.save:
+        from training.alarm_fusion import save_windows
+
+        save_windows(sets, args.save)
     groups = {"clean": lambda s: s.name == s.record, "training_noisy": lambda s: "+" in s.name,
               **{f"{k}_{SNR_DB:.0f}dB_bursts": (lambda s, k=k: s.name.endswith(f"@{k}{SNR_DB:.0f}"))
                  for k in KINDS}}

@@ -94,21 +94,26 @@ def analyse(model, record, rr, name: str) -> AlarmWindows:
 def collect(model, records: Sequence, rr_of: Callable[[str], object], noise: dict | None, seed: int,
             progress: Callable[[str], None] = lambda s: None) -> list[AlarmWindows]:
     """Each record (EcgRecord) clean and, with `noise` (training.noise.load_recorded_noise), noisy."""
-    from training.noise import add_recorded_noise
-
     out = []
     for rec in records:
         rr = rr_of(rec.name)
         out.append(analyse(model, rec, rr, rec.name))
         if noise:
-            rng = np.random.default_rng([seed, int.from_bytes(rec.name.encode(), "little") % 2**31])
-            kind = sorted(noise)[int(rng.integers(len(noise)))]
-            snr = float(rng.uniform(*NOISY_SNR_DB))
-            signal = add_recorded_noise(rec.signal, rec.fs, noise[kind], snr, rng)
-            noisy = dataclasses.replace(rec, signal=signal)
-            out.append(analyse(model, noisy, rr, f"{rec.name}+{kind}{snr:.0f}dB"))
+            noisy, name = noisy_copy(rec, noise, seed)
+            out.append(analyse(model, noisy, rr, name))
         progress(f"alarm windows: {rec.name} ({len(out)} analyses)")
     return out
+
+
+def noisy_copy(rec, noise: dict, seed: int):
+    """(the record with one kind of recorded noise at a drawn SNR, its analysis name), seeded by the name."""
+    from training.noise import add_recorded_noise
+
+    rng = np.random.default_rng([seed, int.from_bytes(rec.name.encode(), "little") % 2**31])
+    kind = sorted(noise)[int(rng.integers(len(noise)))]
+    snr = float(rng.uniform(*NOISY_SNR_DB))
+    signal = add_recorded_noise(rec.signal, rec.fs, noise[kind], snr, rng)
+    return dataclasses.replace(rec, signal=signal), f"{rec.name}+{kind}{snr:.0f}dB"
 
 
 def fit(sets: Sequence[AlarmWindows], names: Sequence[str], c: float = 1.0) -> dict:
