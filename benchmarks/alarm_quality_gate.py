@@ -37,24 +37,34 @@ from training.alarm_fusion import INPUTS, AlarmWindows, as_probs, fit, noisy_cop
 from training.rhythm_head import GRID, Holter, StreamWindows, neighbours, objective, record_scores  # noqa: E402
 
 HALF_S = 0.1  # each beat's segment: ±100 ms around its R peak
-THRESHOLDS = (None, 0.5, 0.6, 0.7)
+THRESHOLDS = {"median": (None, 0.5, 0.6, 0.7), "best": (None, 0.8, 0.85, 0.9)}
 GROUPS = {"clean": lambda n: "+" not in n and "@" not in n, "training_noisy": lambda n: "+" in n,
           **{f"{k}_6dB_bursts": (lambda n, k=k: n.endswith(f"@{k}6")) for k in ("ma", "em", "bw")}}
 
 
-def template_quality(x: np.ndarray, peaks: np.ndarray, fs: float) -> float:
-    """Mean correlation of the window's beats with their median beat; 0 with fewer than 3 whole beats."""
+def template_quality(x: np.ndarray, peaks: np.ndarray, fs: float, measure: str = "median") -> float:
+    """How alike the window's beats are; 0 with fewer than 3 whole beats.
+
+    "median": mean correlation of each beat with the median beat; "best": mean over beats of the best
+    correlation with any other beat of the window (a morphology seen twice, e.g. ectopic beats, counts).
+    """
     h = round(HALF_S * fs)
     peaks = peaks[(peaks >= h) & (peaks < x.size - h)]
     if peaks.size < 3:
         return 0.0
     seg = np.stack([x[p - h : p + h] for p in peaks])
     seg -= seg.mean(axis=1, keepdims=True)
-    t = np.median(seg, axis=0)
-    return float(np.mean(seg @ t / (np.linalg.norm(seg, axis=1) * np.linalg.norm(t) + 1e-12)))
+    norms = np.linalg.norm(seg, axis=1)
+    if measure == "median":
+        t = np.median(seg, axis=0)
+        return float(np.mean(seg @ t / (norms * np.linalg.norm(t) + 1e-12)))
+    seg /= norms[:, None] + 1e-12
+    c = seg @ seg.T
+    np.fill_diagonal(c, -1.0)
+    return float(np.mean(c.max(axis=1)))
 
 
-def window_quality(a: AlarmWindows, window: int, fs_model: float, seed: int) -> np.ndarray:
+def window_quality(a: AlarmWindows, window: int, fs_model: float, seed: int, measure: str) -> np.ndarray:
     """Each analysed window's template quality, from the signal the analysis was made of."""
     from core.heart_rate import HeartRateEstimator
     from core.preprocess import preprocess_record
@@ -69,8 +79,8 @@ def window_quality(a: AlarmWindows, window: int, fs_model: float, seed: int) -> 
             raise SystemExit(f"{a.name}: not the stage's seed-{seed} noisy copy ({name}); pass --seed")
     y, _ = preprocess_record(rec.signal, rec.fs)
     detector = HeartRateEstimator(fs_model)
-    return np.array([template_quality(y[e - window : e], detector.r_peaks(y[e - window : e]), fs_model)
-                     for e in a.ends])
+    windows = (y[e - window : e] for e in a.ends)
+    return np.array([template_quality(w, detector.r_peaks(w), fs_model, measure) for w in windows])
 
 
 def trailing_mean(q: np.ndarray, k: int) -> np.ndarray:
@@ -96,6 +106,7 @@ def main() -> int:
     p.add_argument("--model", default=str(ROOT / "engines" / "default"))
     p.add_argument("--average", type=int, default=10, help="windows the quality is averaged over (K)")
     p.add_argument("--seed", type=int, default=0, help="the seed alarm_noise.py drew the noisy copies with")
+    p.add_argument("--measure", choices=sorted(THRESHOLDS), default="median", help="template_quality's")
     p.add_argument("--json")
     args = p.parse_args()
     t0 = time.monotonic()
@@ -106,7 +117,8 @@ def main() -> int:
     train = [s for s in sets if "@" not in s.name]  # what the stage fits on: clean + its noisy copies
     quality = {}
     for i, s in enumerate(sets):
-        quality[s.name] = trailing_mean(window_quality(s, window, fs, args.seed), args.average)
+        quality[s.name] = trailing_mean(window_quality(s, window, fs, args.seed, args.measure),
+                                        args.average)
         print(f"quality {i + 1}/{len(sets)}: {s.name}", file=sys.stderr)
     oof = {}
     for fold in folds:
@@ -114,7 +126,8 @@ def main() -> int:
         oof.update({s.name: p_af(block, s) for s in sets if s.record in fold})
     holters = {s.name: s.holter for s in sets}
     views = {}  # threshold → (probs, streams) with the held windows left out
-    for tau in THRESHOLDS:
+    thresholds = THRESHOLDS[args.measure]
+    for tau in thresholds:
         probs, streams = {}, {}
         for s in sets:
             keep = np.ones(len(s.ends), bool) if tau is None else quality[s.name] >= tau
@@ -136,9 +149,10 @@ def main() -> int:
         near = neighbours(st)
         return sum(value(tau, names, g) for g in near) / len(near)
 
-    result = {"model": args.model, "average_windows": args.average, "machine": machine(), "rows": {}}
-    for label, taus in [("nested: threshold chosen per fold", THRESHOLDS)] + [
-            (f"threshold {t} fixed", (t,)) for t in THRESHOLDS]:
+    result = {"model": args.model, "measure": args.measure, "average_windows": args.average,
+              "machine": machine(), "rows": {}}
+    for label, taus in [("nested: threshold chosen per fold", thresholds)] + [
+            (f"threshold {t} fixed", (t,)) for t in thresholds]:
         held = {g: [] for g in GROUPS}
         choices = []
         for fold in folds:
