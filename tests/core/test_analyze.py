@@ -240,3 +240,26 @@ def test_short_recordings_are_classified_as_a_whole(model):
     long = open_record(MITBIH_100)
     long = dataclasses.replace(long, signal=long.signal[: int((SHORT_S + 10) * long.fs)])
     assert analyze_record(long, model).summary()["record_class"] is None
+
+
+def test_the_paced_record_107_raises_no_af_alarm_marked_paced_or_not(model):
+    """MIT-BIH 107 (paced throughout, 30 min) through the live path: no AF episode; marked paced, says so."""
+    from core.bedside import headline
+    from core.results import WindowResult
+
+    path = DATA / "mitdb" / "107"
+    need_data(path)
+    if model.alarm is None:
+        pytest.skip("the bundle has no alarm fusion (manifest 'alarm')")
+    record = open_record(path)
+    for paced in (False, True):
+        analysis = analyze_record(record, model, paced=paced)
+        assert analysis.episodes("A") == [], f"107 called AF (paced mark {paced})"
+        windows = expected_windows(record.n_samples, record.fs, model.fs, model.window, model.hop)
+        assert len(analysis) == windows
+    assert analysis.summary()["paced"]["marked_by_user"] is True
+    f32 = np.float32
+    last = WindowResult(0, int(analysis.end_index[-1]), 0.0, 0.0, analysis.probs[-1].astype(f32),
+                        np.zeros(16), np.zeros(2), 70.0, alarm_probs=analysis.alarm_probs[-1].astype(f32),
+                        rr_probs=analysis.rr_probs[-1], paced=True)
+    assert headline(last, in_af=False).text == "Paced rhythm"
