@@ -8,7 +8,7 @@ records-out, settings nested (benchmarks/alarm_leads.py), and scored on the held
 EC57 rules (first 5 minutes excluded, flutter not AF): duration Se, +P, false AF alarms/h on records
 without AF.
 
-    python benchmarks/alarm_noise.py --json alarm_noise.json     # ~20 min on the 2-core VM
+    python benchmarks/alarm_noise.py --json alarm_noise.json     # ~12 min on the 2-core VM
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ threshold (none, 0.5, 0.6, 0.7) with the episode settings per fold by the stage'
 the training analyses (nested); fixed thresholds are reported beside it.
 
     python benchmarks/alarm_noise.py --save /tmp/alarm_windows
-    python benchmarks/alarm_quality_gate.py /tmp/alarm_windows --json alarm_quality_gate.json   # ~8 min
+    python benchmarks/alarm_quality_gate.py /tmp/alarm_windows --json alarm_quality_gate.json   # ~3 min
 """
 
 from __future__ import annotations
