@@ -21,7 +21,6 @@ import dataclasses
 import json
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from core import ec57  # noqa: E402
 from core.analyze import AF, analysis_config, analyze_record, read_start_with_first_decision  # noqa: E402
 from core.headless import machine  # noqa: E402
+from core.preprocess import resample_ratio  # noqa: E402
 from core.records import EcgRecord, open_record  # noqa: E402
 
 LENGTHS_MIN = (1, 2, 4, 8, 15)
@@ -41,10 +41,7 @@ DATA = ROOT.parent / "shared" / "data"
 
 def resampled(x: np.ndarray, fs: float, rate: float) -> np.ndarray:
     """x at `rate` (polyphase, scipy.signal.resample_poly)."""
-    if rate == fs:
-        return x
-    f = Fraction(rate / fs).limit_denominator(1000)
-    return resample_poly(x, f.numerator, f.denominator)
+    return x if rate == fs else resample_poly(x, *resample_ratio(fs, rate))
 
 
 def excerpts(rec: EcgRecord, lengths_min, rate: float, flutter_as_af: bool = True):
