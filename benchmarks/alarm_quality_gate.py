@@ -33,8 +33,8 @@ from benchmarks.alarm_leads import DATA  # noqa: E402
 from benchmarks.alarm_noise import recorded_noise, stressed_record  # noqa: E402
 from core import ec57  # noqa: E402
 from core.headless import machine  # noqa: E402
-from training.alarm_fusion import INPUTS, AlarmWindows, as_probs, fit, noisy_copy, p_af  # noqa: E402
-from training.rhythm_head import GRID, Holter, StreamWindows, neighbours, objective, record_scores  # noqa: E402
+from training.alarm_fusion import INPUTS, AlarmWindows, as_probs, fit, load_windows, noisy_copy, p_af  # noqa: E402
+from training.rhythm_head import GRID, StreamWindows, neighbours, objective, record_scores  # noqa: E402
 
 HALF_S = 0.1  # each beat's segment: ±100 ms around its R peak
 THRESHOLDS = {"median": (None, 0.5, 0.6, 0.7), "best": (None, 0.8, 0.85, 0.9)}
@@ -90,16 +90,6 @@ def trailing_mean(q: np.ndarray, k: int) -> np.ndarray:
     return (c[i + 1] - c[lo]) / (i + 1 - lo)
 
 
-def load(folder: Path) -> list[AlarmWindows]:
-    out = []
-    for f in sorted(folder.glob("*.npz")):
-        z = np.load(f)
-        ref = [tuple(int(v) for v in r) for r in z["reference"]]
-        out.append(AlarmWindows(f.stem, str(z["record"]), z["ends"], z["probs"], z["rr_probs"], z["labels"],
-                                Holter(f.stem, int(z["n_samples"]), float(z["fs"]), ref)))
-    return out
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("windows", type=Path, help="the folder `alarm_noise.py --save` wrote")
@@ -113,7 +103,7 @@ def main() -> int:
     manifest = json.loads((Path(args.model) / "manifest.json").read_text())
     folds = manifest["alarm"]["training"]["folds"]
     window, hop, fs = manifest["window"], manifest["hop"], float(manifest["fs"])
-    sets = load(args.windows)
+    sets = load_windows(args.windows)
     train = [s for s in sets if "@" not in s.name]  # what the stage fits on: clean + its noisy copies
     quality = {}
     for i, s in enumerate(sets):

@@ -189,6 +189,20 @@ def save_windows(sets: Sequence[AlarmWindows], folder) -> None:
                  n_samples=s.holter.n_samples, fs=s.holter.fs)
 
 
+def load_windows(folder) -> list[AlarmWindows]:
+    """The analyses `save_windows` wrote to `folder`, in the order of their file names."""
+    from pathlib import Path
+
+    out = []
+    for f in sorted(Path(folder).glob("*.npz")):
+        with np.load(f) as z:
+            ref = [(int(a), int(b)) for a, b in z["reference"]]
+            holter = Holter(f.stem, int(z["n_samples"]), float(z["fs"]), ref)
+            out.append(AlarmWindows(f.stem, str(z["record"]), z["ends"], z["probs"], z["rr_probs"],
+                                    z["labels"], holter))
+    return out
+
+
 def train_alarm_stage(bundle, mitdb, nstdb, models: dict, folds: Sequence[Sequence[str]], rr_settings,
                       seed: int = 0, progress: Callable[[str], None] = lambda s: None,
                       windows_dir=None) -> dict:

@@ -48,3 +48,19 @@ def test_cross_validation_finds_every_af_episode_on_clean_and_noisy_copies(sets)
         assert g["duration_se"] > 0.9 and g["duration_ppv"] > 0.9, (part, g)
         assert g["false_alarms_per_hour"] == 0.0
     assert settings.k_on >= 5 and len(cv["nested_choices"]) == 2
+
+
+def test_saved_analyses_read_back_as_they_were(tmp_path):
+    from training.alarm_fusion import load_windows, save_windows
+
+    rng = np.random.default_rng(1)
+    written = [record("201", (100, 400), False, rng), record("201", (100, 400), True, rng),
+               record("100", None, False, rng)]
+    save_windows(written, tmp_path)
+    read = load_windows(tmp_path)
+    assert sorted(r.name for r in read) == sorted(w.name for w in written)
+    for r in read:
+        w = next(w for w in written if w.name == r.name)
+        assert (r.record, r.holter) == (w.record, w.holter)
+        for field in ("ends", "probs", "rr_probs", "labels"):
+            np.testing.assert_array_equal(getattr(r, field), getattr(w, field))
