@@ -177,6 +177,21 @@ def cross_validate(sets: Sequence[AlarmWindows], folds: Sequence[Sequence[str]],
     return settings, cv
 
 
+def rhythm_head_settings(manifest: dict) -> dict | None:
+    """The rhythm head's own episode settings, before the alarm's replace them in `episodes`.
+
+    A first run of this stage finds them in `episodes`; a re-run finds `episodes` already the alarm's and
+    keeps what the first run saved (copying `episodes` again would store the alarm's settings twice).
+    """
+    kept = manifest.get("alarm", {}).get("rhythm_head_episodes")
+    if kept is not None:
+        return kept
+    episodes = manifest.get("episodes")
+    if episodes is None or "on the alarm model" in episodes.get("chosen_by", ""):
+        return None
+    return {k: v for k, v in episodes.items() if k != "cv"}
+
+
 def save_windows(sets: Sequence[AlarmWindows], folder) -> None:
     """One npz per analysis (what the alarm saw and the truth), for study outside the stage."""
     from pathlib import Path
@@ -251,8 +266,9 @@ def train_alarm_stage(bundle, mitdb, nstdb, models: dict, folds: Sequence[Sequen
                           "seconds": round(time.time() - t0, 1)}}
     manifest_path = root / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    if "episodes" in manifest and "rhythm_head_episodes" not in block:
-        block["rhythm_head_episodes"] = {k: v for k, v in manifest["episodes"].items() if k != "cv"}
+    head = rhythm_head_settings(manifest)
+    if head is not None:
+        block["rhythm_head_episodes"] = head
     manifest["alarm"] = block
     manifest["episodes"] = {**asdict(chosen), "chosen_by": block["chosen_by"] + " on the alarm model"}
     validate_manifest(manifest, root)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from core.alarm import AlarmFusion
-from training.alarm_fusion import INPUTS, AlarmWindows, cross_validate, fit, window_labels
+from training.alarm_fusion import (INPUTS, AlarmWindows, cross_validate, fit, rhythm_head_settings,
+                                   window_labels)
 from training.rhythm_head import Holter
 
 FS, W, HOP = 300.0, 2048, 300
@@ -64,3 +65,16 @@ def test_saved_analyses_read_back_as_they_were(tmp_path):
         assert (r.record, r.holter) == (w.record, w.holter)
         for field in ("ends", "probs", "rr_probs", "labels"):
             np.testing.assert_array_equal(getattr(r, field), getattr(w, field))
+
+
+def test_a_rerun_of_the_alarm_stage_keeps_the_rhythm_heads_own_settings():
+    head = {"on": 0.6, "off": 0.4, "chosen_by": "leave-records-out CV on the Holter records"}
+    first = {"episodes": {**head, "cv": {"folds": 5}}}
+    assert rhythm_head_settings(first) == head  # the CV table stays out
+    # after the first run `episodes` holds the alarm's settings; a second run keeps the saved ones
+    alarm = {"on": 0.8, "off": 0.1, "chosen_by": "leave-records-out CV ... on the alarm model"}
+    rerun = {"episodes": alarm, "alarm": {"rhythm_head_episodes": head}}
+    assert rhythm_head_settings(rerun) == head
+    # a manifest whose rhythm-head settings were never saved does not take the alarm's for them
+    assert rhythm_head_settings({"episodes": alarm}) is None
+    assert rhythm_head_settings({}) is None
