@@ -52,13 +52,14 @@ def analyses(bundle: Path, seed: int, say, extra=second_lead) -> tuple[list, lis
     from training.alarm_fusion import TorchRr, collect
     from training.cli_rhythm import DEFAULT_CACHE
     from training.noise import load_recorded_noise
-    from training.rr_cv import Corpus, cross_validate
+    from training.rr_cv import Corpus, cross_validate, warm_cache
     from training.rr_cv import folds as rr_folds
     from training.rr_data import ErrorProfile
     from training.rr_model import TrainConfig
 
     corpus = Corpus.from_roots(DATA / "ltafdb", DATA / "mitdb")
     models: dict = {}
+    warm_cache(corpus, DEFAULT_CACHE, ErrorProfile(), progress=say)
     cv = cross_validate(corpus, DEFAULT_CACHE, 5, seed, ErrorProfile(), TrainConfig(seed=seed), progress=say,
                         models=models)
     settings = BeatEpisodeSettings.from_manifest(cv["chosen_on_all"])

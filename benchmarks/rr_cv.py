@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.rr_cv import Corpus, anchor, cross_validate  # noqa: E402
+from training.rr_cv import Corpus, anchor, cross_validate, warm_cache  # noqa: E402
 from training.rr_data import ErrorProfile  # noqa: E402
 from training.rr_model import TrainConfig  # noqa: E402
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"machine": platform.node(), "processor": platform.processor() or platform.machine(),
            "backend": "torch CPU (training), the model's numbers", "seeds": {},
            "profile": ErrorProfile().__dict__}
+    warm_cache(corpus, args.cache, ErrorProfile(), progress=logging.info)
     print(f"{'':<34}" + " ".join(f"{k[:7]:>7}" for k in KEYS))
     for seed in args.seeds:
         t = time.time()

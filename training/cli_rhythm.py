@@ -6,6 +6,7 @@ dacl-train rr --bundle engines/default --ltafdb ../shared/data/ltafdb --mitdb ..
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,8 @@ import typer
 
 from training.cli_console import console
 
-DEFAULT_CACHE = Path.home() / ".cache" / "dacl" / "rr"
+# beside the CinC windows (training.features.cache_dir), so $DACL_CACHE moves both
+DEFAULT_CACHE = Path(os.environ.get("DACL_CACHE", Path.home() / ".cache" / "dacl")) / "rr"
 
 
 def add_rr_model(bundle: Path, ltafdb: Path, mitdb: Path | None, cache: Path | None, folds: int,

@@ -3,15 +3,19 @@
 The cache stores the scattering coefficients (K, P, F) of the windows; the parameter-free ST stage
 (engines/st.py) turns them into features (K, 2P, F) on the fly, which is cheap and keeps the cache small.
 The cache key covers the scattering parameters, the preprocessing version, the window layout (hop, crop
-seed) and a hash of the data files, so a change to any of them recomputes instead of reusing stale data.
+seed), a hash of the data files, and the code and libraries that compute the windows (`code_digest`: the
+modules' source, numpy/scipy/torch/kymatio/wfdb versions, the CPU's instruction set, the device), so a
+change to any of them recomputes instead of reusing stale data.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,8 +130,40 @@ def cache_dir() -> Path:
     return Path(os.environ.get("DACL_CACHE", Path.home() / ".cache" / "dacl"))
 
 
-def cache_key(params: ScatteringParams, hop: int, crop_seed: int, data_digest: str) -> str:
-    """A short digest naming everything the cached windows depend on."""
+def code_digest(*sources, libraries: tuple[str, ...] = ("numpy", "scipy", "torch")) -> str:
+    """A digest of what computes a cached array besides its inputs.
+
+    The source of modules or functions, the numeric libraries' versions and the CPU's instruction set (a
+    float32 sum can round differently on another one).
+
+    A change to any of them recomputes the cache instead of reusing arrays the code would no longer make.
+    """
+    from importlib import metadata
+
+    h = hashlib.sha256()
+    for m in sources:  # modules or functions
+        h.update(inspect.getsource(m).encode())
+    for lib in libraries:
+        try:
+            h.update(f"{lib}={metadata.version(lib)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{lib}=absent".encode())
+    h.update(f"{platform.machine()}|{torch.backends.cpu.get_cpu_capability()}".encode())
+    return h.hexdigest()
+
+
+def windows_code_digest(device: str = "cpu") -> str:
+    """code_digest of everything that turns a record into cached scattering windows, on `device`."""
+    from core import preprocess, windowing
+    from engines import fourier, scattering
+
+    return code_digest(preprocess, windowing, dataset, scattering, fourier, compute_windows, make_scattering,
+                       record_offsets, libraries=("numpy", "scipy", "torch", "kymatio", "wfdb")) + \
+        f"|{torch.device(device).type}"
+
+
+def cache_key(params: ScatteringParams, hop: int, crop_seed: int, data_digest: str, code: str = "") -> str:
+    """A short digest naming everything the cached windows depend on (`code`: windows_code_digest)."""
     blob = json.dumps(
         {
             "scattering": params.as_manifest(),
@@ -136,6 +172,7 @@ def cache_key(params: ScatteringParams, hop: int, crop_seed: int, data_digest: s
             "crop_seed": crop_seed,
             "layout": "hop-grid-from-random-phase",  # dataset.window_starts(cover_end=False)
             "data": data_digest,
+            "code": code,
         },
         sort_keys=True,
     )
@@ -210,7 +247,7 @@ def load_or_compute(
 ) -> tuple[WindowSet, str]:
     """Cached windows for (data, params, hop, seed); computed on a miss; returns (set, data hash)."""
     digest = digest or dataset.data_hash(data_dir, records)
-    key = cache_key(params, hop, crop_seed, digest)
+    key = cache_key(params, hop, crop_seed, digest, windows_code_digest(device))
     path = Path(cache or cache_dir()) / f"windows-{key}.npz"
     if path.is_file():
         log.info("feature cache hit: %s", path)

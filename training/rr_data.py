@@ -13,8 +13,10 @@ per (record, source) in `cache_dir`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,9 +91,38 @@ def source_beats(record: Path, source: str, profile: ErrorProfile | None = None,
     return perturb_beats(b.samples, b.fs, profile or ErrorProfile(), rng)
 
 
-def _cache_key(record: Path, source: str, profile: ErrorProfile | None) -> str:
-    text = f"{record.resolve()}|{source}|{profile}|{N_INTERVALS}|{FEATURES}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def _cache_key(record: Path, source: str, profile: ErrorProfile | None, seed: int = 0) -> str:
+    """Names everything a record's cached features and labels depend on.
+
+    The annotation files' bytes, the beat source, error profile and seed, and the code and libraries that
+    read, perturb and label them.
+    """
+    seed = seed if "errors" in source else 0  # only the perturbed beats depend on it
+    h = hashlib.sha256(f"{record.name}|{source}|{profile}|{seed}|{N_INTERVALS}|{FEATURES}".encode())
+    ext = "atr" if source.startswith("atr") else source
+    for suffix in (".hea", f".{ext}", ".atr"):  # the beats, and the reference rhythm the labels come from
+        path = record.with_name(record.name + suffix)
+        if path.is_file():
+            h.update(path.read_bytes())
+    h.update(_code().encode())
+    return h.hexdigest()[:16]
+
+
+@functools.cache
+def _code() -> str:
+    import sys
+
+    from core import beats, rr_features
+    from training.features import code_digest
+
+    return code_digest(beats, rr_features, sys.modules[__name__], libraries=("numpy", "scipy", "wfdb"))
+
+
+def cached_path(record: Path, source: str, cache_dir: Path, profile: ErrorProfile | None = None,
+                seed: int = 0) -> Path:
+    """Where record_features caches one record's beat sequence `source`."""
+    key = _cache_key(Path(record), source, profile, seed)
+    return Path(cache_dir) / f"{Path(record).name}_{source.replace('+', '_')}_{key}.npz"
 
 
 def record_features(record: str | Path, source: str, cache_dir: Path | None = None,
@@ -102,8 +133,7 @@ def record_features(record: str | Path, source: str, cache_dir: Path | None = No
     `profile`, seeded by `seed` and the record name).
     """
     record = Path(record)
-    key = _cache_key(record, source, profile)
-    path = cache_dir / f"{record.name}_{source.replace('+', '_')}_{key}.npz" if cache_dir else None
+    path = cached_path(record, source, cache_dir, profile, seed) if cache_dir else None
     if path is not None and path.is_file():
         with np.load(path) as z:
             return dict(z)
@@ -113,7 +143,9 @@ def record_features(record: str | Path, source: str, cache_dir: Path | None = No
     changes, notes = rhythm_changes(record)
     out = {"features": feats, "centres": centres, "labels": labels_at(centres, changes, notes),
            "fs": np.float64(fs), "n_samples": np.int64(max(n, int(beats[-1]) + 1))}
-    if path is not None:
+    if path is not None:  # written whole or not at all: warm_cache writes from several processes
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **out)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, **out)
+        tmp.replace(path)
     return out

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from core.rr_features import CENTRE, FEATURES, N_INTERVALS, RR_CLIP_S
-from training.rr_cv import TRAIN_SOURCES, Corpus, cross_validate, training_rows
+from training.rr_cv import TRAIN_SOURCES, Corpus, cross_validate, training_rows, warm_cache
 from training.rr_cv import folds as rr_folds
 from training.rr_data import ErrorProfile
 from training.rr_model import TrainConfig, train_model
@@ -45,6 +45,8 @@ def train_rr_stage(bundle: str | Path, ltafdb: Path, mitdb: Path | None, cache: 
     profile = ErrorProfile()
     t0 = time.time()
     fold_models: dict = {}
+    if warm_cache(corpus, cache, profile, progress=say):
+        say(f"beat features computed in {time.time() - t0:.0f} s")
     cv = cross_validate(corpus, cache, folds, seed, profile, cfg, progress=say, models=fold_models)
     say(f"cross-validation done in {time.time() - t0:.0f} s; settings {cv['chosen_on_all']}")
     members = [(db, r) for db, recs in corpus.records.items() for r in recs]

@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 
 from core.alarm import AlarmFusion
-from training.alarm_fusion import (INPUTS, AlarmWindows, cross_validate, fit, rhythm_head_settings,
-                                   window_labels)
+from training.alarm_fusion import (
+    INPUTS,
+    AlarmWindows,
+    cross_validate,
+    fit,
+    rhythm_head_settings,
+    window_labels,
+)
 from training.rhythm_head import Holter
 
 FS, W, HOP = 300.0, 2048, 300
