@@ -100,6 +100,37 @@ def nested(sets: list, folds: list[list[str]], train, geometry, names=INPUTS, gr
     return out
 
 
+def held_out_main(doc: str, extra, groups: dict, fields: dict) -> int:
+    """The command line of a benchmark that scores `extra` analyses (named "<record>@<kind>") held out.
+
+    The alarm is fitted on the clean and noisy MLII analyses only, leave-records-out with nested settings
+    (`nested`), and each of `groups` is scored; `fields` go into the JSON beside the figures.
+    """
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--model", default=str(ROOT / "engines" / "default"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json")
+    p.add_argument("--save", help="also write every analysis here (training.alarm_fusion.save_windows)")
+    args = p.parse_args()
+    t0 = time.monotonic()
+    sets, folds, geometry = analyses(Path(args.model), args.seed, lambda m: print(m, file=sys.stderr),
+                                     extra=extra)
+    if args.save:
+        from training.alarm_fusion import save_windows
+
+        save_windows(sets, args.save)
+    shipped = nested(sets, folds, lambda s: "@" not in s.name, geometry, groups=groups)
+    result = {"model": args.model, "seed": args.seed, "machine": machine(), "backend": "onnxruntime CPU",
+              "folds": folds, **fields, "shipped_recipe": shipped, "wall_s": round(time.monotonic() - t0, 1)}
+    keys = ("duration_se", "duration_ppv", "episode_ppv", "episode_se_30s", "false_alarms_per_hour")
+    for group in groups:
+        g = shipped[group]
+        print(f"{group:20s} " + " ".join("—" if g[k] is None else f"{k} {g[k]:.3f}" for k in keys))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1, default=float) + "\n")
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=str(ROOT / "engines" / "default"))

@@ -13,18 +13,14 @@ without AF.
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.alarm_leads import DATA, analyses, nested  # noqa: E402
-from core.headless import machine  # noqa: E402
+from benchmarks.alarm_leads import DATA, held_out_main  # noqa: E402
 
 KINDS = ("ma", "em", "bw")
 SNR_DB = 6.0
@@ -60,34 +56,13 @@ def stressed_record(rec, kind: str):
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=str(ROOT / "engines" / "default"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json")
-    p.add_argument("--save", help="also write every analysis here (training.alarm_fusion.save_windows)")
-    args = p.parse_args()
-    t0 = time.monotonic()
-    sets, folds, geometry = analyses(Path(args.model), args.seed, lambda m: print(m, file=sys.stderr),
-                                     extra=stressed)
-    if args.save:
-        from training.alarm_fusion import save_windows
-
-        save_windows(sets, args.save)
     groups = {"clean": lambda s: s.name == s.record, "training_noisy": lambda s: "+" in s.name,
               **{f"{k}_{SNR_DB:.0f}dB_bursts": (lambda s, k=k: s.name.endswith(f"@{k}{SNR_DB:.0f}"))
                  for k in KINDS}}
-    shipped = nested(sets, folds, lambda s: "@" not in s.name, geometry, groups=groups)
-    result = {"model": args.model, "seed": args.seed, "machine": machine(), "folds": folds, "snr_db": SNR_DB,
-              "protocol": "NSTDB: clean first 5 min, then 2-min bursts every other 2 min; EC57, first 5 min "
-                          "excluded, flutter not AF; fusion and settings leave-records-out (nested)",
-              "shipped_recipe": shipped, "wall_s": round(time.monotonic() - t0, 1)}
-    keys = ("duration_se", "duration_ppv", "episode_ppv", "false_alarms_per_hour")
-    for group in groups:
-        g = shipped[group]
-        print(f"{group:18s} " + " ".join("—" if g[k] is None else f"{k} {g[k]:.3f}" for k in keys))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1, default=float) + "\n")
-    return 0
+    return held_out_main(__doc__, stressed, groups, {
+        "snr_db": SNR_DB,
+        "protocol": "NSTDB: clean first 5 min, then 2-min bursts every other 2 min; EC57, first 5 min "
+                    "excluded, flutter not AF; fusion and settings leave-records-out (nested)"})
 
 
 if __name__ == "__main__":
