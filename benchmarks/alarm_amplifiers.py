@@ -11,7 +11,7 @@ variations are scored by EC57 rules (first 5 minutes excluded, flutter not AF) b
 - `lowpass_25Hz`: a causal 2nd-order Butterworth low-pass at 25 Hz (monitor-mode filtering, slurred QRS);
 - `baseline_0dB`: NSTDB baseline wander added throughout at 0 dB (not in bursts).
 
-    python benchmarks/alarm_amplifiers.py --json alarm_amplifiers.json     # ~25 min on the 2-core VM
+    python benchmarks/alarm_amplifiers.py --json alarm_amplifiers.json     # ~16 min on the 2-core VM
 """
 
 from __future__ import annotations
