@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -39,9 +38,10 @@ def _noop(stage: str, done: int, total: int) -> None:
 def beat_matrix(data: Path, records: list, contract=None, data_hash: str | None = None,
                 progress: Callable[[str, int, int], None] = _noop) -> np.ndarray:
     """(R, N_BEAT) float32 RR and morphology features of each record, cached by data and feature code."""
-    from core import heart_rate, rhythm, rr_features
+    from core import heart_rate, preprocess, rhythm, rr_features
 
-    code = "".join(inspect.getsource(m) for m in (rf, rhythm, heart_rate, rr_features))
+    code = features.code_digest(rf, rhythm, heart_rate, rr_features, preprocess, dataset,
+                                libraries=("numpy", "scipy", "torch", "wfdb"))
     code += dataset.PREPROCESS_VERSION + repr(contract)
     data_hash = data_hash or dataset.data_hash(data, records)
     key = hashlib.sha256((data_hash + code).encode()).hexdigest()[:20]
@@ -53,7 +53,9 @@ def beat_matrix(data: Path, records: list, contract=None, data_hash: str | None 
         out[i] = rf.beat_features(dataset.load_record(data, r.name, contract=contract))
         progress("beat features", i + 1, len(records))
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, x=out)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, x=out)
+    tmp.replace(path)
     return out
 
 

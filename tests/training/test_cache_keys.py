@@ -93,3 +93,17 @@ def test_warming_the_rr_cache_in_processes_writes_what_a_serial_run_computes(tmp
                 for k in serial:
                     assert np.array_equal(z[k], serial[k]), (name, source, k)
     assert not list(cache.glob("*.tmp.npz"))
+
+
+def test_record_beat_features_are_cached_once_and_read_back_equal(cinc_dir, tmp_path, monkeypatch):
+    from training import dataset, record_stage
+
+    monkeypatch.setenv("DACL_CACHE", str(tmp_path))
+    records = dataset.list_records(cinc_dir)[:3]
+    first = record_stage.beat_matrix(cinc_dir, records)
+    files = list(tmp_path.glob("record-beats-*.npz"))
+    assert len(files) == 1 and not list(tmp_path.glob("*.tmp.npz"))
+    stamp = files[0].stat().st_mtime_ns
+    again = record_stage.beat_matrix(cinc_dir, records)
+    assert np.array_equal(first, again) and files[0].stat().st_mtime_ns == stamp  # read, not recomputed
+    assert np.isfinite(first).all() and first.shape[0] == 3
