@@ -17,7 +17,6 @@ variations are scored by EC57 rules (first 5 minutes excluded, flutter not AF) b
 from __future__ import annotations
 
 import dataclasses
-import functools
 import sys
 from pathlib import Path
 
@@ -26,17 +25,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.alarm_leads import DATA, held_out_main  # noqa: E402
+from benchmarks.alarm_leads import DATA, held_out_main, recorded_noise  # noqa: E402
 
 LOWPASS_HZ = 25.0
 BASELINE_SNR_DB = 0.0
-
-
-@functools.cache
-def recorded_noise() -> dict:
-    from training.noise import load_recorded_noise
-
-    return load_recorded_noise(DATA / "nstdb", DATA / "mitdb")
 
 
 def varied(signal: np.ndarray, fs: float, kind: str, seed: int) -> np.ndarray:

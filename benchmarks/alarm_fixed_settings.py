@@ -22,12 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.alarm_leads import DATA  # noqa: E402
-from core import ec57  # noqa: E402
+from benchmarks.alarm_leads import DATA, fitted, group_scores  # noqa: E402
 from core.events import EpisodeSettings  # noqa: E402
 from core.headless import machine  # noqa: E402
-from training.alarm_fusion import INPUTS, as_probs, fit, load_windows, p_af  # noqa: E402
-from training.rhythm_head import StreamWindows, choose_episodes, record_scores  # noqa: E402
+from training.alarm_fusion import load_windows  # noqa: E402
+from training.rr_cv import Corpus, mitdb_folds  # noqa: E402
 
 KEYS = ("duration_se", "duration_ppv", "episode_ppv", "episode_se_30s", "false_alarms_per_hour")
 GROUPS = {"clean": lambda s: s.name == s.record, "ma_6dB": lambda s: s.name.endswith("@ma6"),
@@ -35,41 +34,15 @@ GROUPS = {"clean": lambda s: s.name == s.record, "ma_6dB": lambda s: s.name.ends
 FIXED = [EpisodeSettings("A", 0.8, off, 30, 30, smooth) for off in (0.1, 0.3, 0.5) for smooth in (1, 10, 30)]
 
 
-def mitdb_folds(seed: int) -> list[list[str]]:
-    """The MIT-BIH records of each RR fold for `seed` (the folds the alarm stage uses)."""
-    from training.rr_cv import Corpus
-    from training.rr_cv import folds as rr_folds
-
-    corpus = Corpus.from_roots(DATA / "ltafdb", DATA / "mitdb")
-    return [[r for db, r in part if db == "mitdb"] for part in rr_folds(corpus, 5, seed)]
-
-
 def compare(sets: list, folds: list[list[str]], geometry=(2048, 300, 300.0)) -> dict:
     """{"nested_choices": [...], "nested": {group: gross}, "fixed on/off/k/smooth": {group: gross}, ...}."""
-    window, hop, fs = geometry
-    train = lambda s: "@" not in s.name  # noqa: E731  (the stress-test copies are only scored)
-    oof = {}
-    for fold in folds:
-        block = fit([s for s in sets if s.record not in fold and train(s)], INPUTS)
-        oof.update({s.name: as_probs(p_af(block, s)) for s in sets if s.record in fold})
-    streams = {s.name: StreamWindows(s.name, s.ends, None, None, None, s.labels) for s in sets}
-    holters = {s.name: s.holter for s in sets}
-    chosen_folds = [[s.name for s in sets if s.record in f and train(s)] for f in folds]
-    _, cv = choose_episodes(oof, streams, holters, chosen_folds, window, hop, fs, smoothed=True)
+    oof, streams, holters, choices = fitted(sets, folds, lambda s: "@" not in s.name, geometry)
 
     def groups(per_fold: list[EpisodeSettings]) -> dict:
-        out = {}
-        for group, member in GROUPS.items():
-            scores = []
-            for f, st in zip(folds, per_fold, strict=True):
-                held = [s.name for s in sets if s.record in f and member(s)]
-                scores += record_scores(oof, streams, holters, held, st, window, hop, fs)
-            g = ec57.gross(scores)
-            out[group] = {k: g[k] for k in KEYS}
-        return out
+        scores = group_scores(oof, streams, holters, sets, folds, per_fold, GROUPS, geometry)
+        return {g: {k: v[k] for k in KEYS} for g, v in scores.items()}
 
-    result = {"nested_choices": cv["nested_choices"],
-              "nested": groups([EpisodeSettings(**c) for c in cv["nested_choices"]])}
+    result = {"nested_choices": choices, "nested": groups([EpisodeSettings(**c) for c in choices])}
     for s in FIXED:
         result[f"fixed {s.on}/{s.off}/{s.k_on}/{s.smooth}"] = groups([s] * len(folds))
     return result
@@ -81,8 +54,9 @@ def main() -> int:
     p.add_argument("--seed", type=int, required=True, help="the seed that folder was made with")
     p.add_argument("--json")
     args = p.parse_args()
+    folds = mitdb_folds(Corpus.from_roots(DATA / "ltafdb", DATA / "mitdb"), 5, args.seed)
     result = {"machine": machine(), "backend": "NumPy (saved analyses: ONNX Runtime CPU)", "seed": args.seed,
-              "sets": args.sets, **compare(load_windows(args.sets), mitdb_folds(args.seed))}
+              "sets": args.sets, **compare(load_windows(args.sets), folds)}
     print("nested choices (on/off/k/smooth):",
           [[c[k] for k in ("on", "off", "k_on", "smooth")] for c in result["nested_choices"]])
     for label, r in result.items():

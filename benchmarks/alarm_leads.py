@@ -15,6 +15,7 @@ Each is scored on the held-out MLII clean, MLII noisy and second-lead analyses.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -26,12 +27,20 @@ sys.path.insert(0, str(ROOT))
 from core import ec57  # noqa: E402
 from core.events import EpisodeSettings  # noqa: E402
 from core.headless import machine  # noqa: E402
-from training.alarm_fusion import INPUTS, as_probs, fit, p_af  # noqa: E402
-from training.rhythm_head import StreamWindows, choose_episodes, record_scores  # noqa: E402
+from training.alarm_fusion import INPUTS, out_of_fold  # noqa: E402
+from training.rhythm_head import choose_episodes, record_scores  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 GROUPS = {"mlii_clean": lambda s: s.name == s.record, "mlii_noisy": lambda s: "+" in s.name,
           "second_lead": lambda s: ":" in s.name}
+
+
+@functools.cache
+def recorded_noise() -> dict:
+    """NSTDB's recorded noise (ma, em, bw), loaded once per process."""
+    from training.noise import load_recorded_noise
+
+    return load_recorded_noise(DATA / "nstdb", DATA / "mitdb")
 
 
 def second_lead(model, name: str, rr) -> list:
@@ -51,9 +60,7 @@ def analyses(bundle: Path, seed: int, say, extra=second_lead) -> tuple[list, lis
     from core.scheduler_model import load_model
     from training.alarm_fusion import TorchRr, collect
     from training.cli_rhythm import DEFAULT_CACHE
-    from training.noise import load_recorded_noise
-    from training.rr_cv import Corpus, cross_validate, warm_cache
-    from training.rr_cv import folds as rr_folds
+    from training.rr_cv import Corpus, cross_validate, mitdb_folds, warm_cache
     from training.rr_data import ErrorProfile
     from training.rr_model import TrainConfig
 
@@ -63,12 +70,12 @@ def analyses(bundle: Path, seed: int, say, extra=second_lead) -> tuple[list, lis
     cv = cross_validate(corpus, DEFAULT_CACHE, 5, seed, ErrorProfile(), TrainConfig(seed=seed), progress=say,
                         models=models)
     settings = BeatEpisodeSettings.from_manifest(cv["chosen_on_all"])
-    folds = [[r for db, r in part if db == "mitdb"] for part in rr_folds(corpus, 5, seed)]
+    folds = mitdb_folds(corpus, 5, seed)
     names = [r for f in folds for r in f]
     model = load_model(bundle, "onnxruntime", batch_per_core=False)  # as the stage fits it
     rr_of = lambda r: TorchRr(models[("mitdb", r)], settings)  # noqa: E731
     records = [open_record(DATA / "mitdb" / r) for r in names]
-    sets = collect(model, records, rr_of, load_recorded_noise(DATA / "nstdb", DATA / "mitdb"), seed, say)
+    sets = collect(model, records, rr_of, recorded_noise(), seed, say)
     for r in names:
         sets += extra(model, r, rr_of(r))
         say(f"{extra.__name__}: {r}")
@@ -77,27 +84,35 @@ def analyses(bundle: Path, seed: int, say, extra=second_lead) -> tuple[list, lis
     return sets, folds, geometry
 
 
-def nested(sets: list, folds: list[list[str]], train, geometry, names=INPUTS, groups=None) -> dict:
-    """Per group: gross EC57 of held-out analyses under settings chosen on the training groups' oof."""
+def fitted(sets: list, folds: list[list[str]], train, geometry, names=INPUTS) -> tuple:
+    """(oof, streams, holters, nested choices): the alarm fitted out of fold on the `train` analyses, and
+    the episode settings each fold gets, chosen by the stage's smoothed objective on the other folds."""
     window, hop, fs = geometry
-    oof = {}
-    for fold in folds:
-        block = fit([s for s in sets if s.record not in fold and train(s)], names)
-        for s in sets:
-            if s.record in fold:
-                oof[s.name] = as_probs(p_af(block, s))
-    streams = {s.name: StreamWindows(s.name, s.ends, None, None, None, s.labels) for s in sets}
-    holters = {s.name: s.holter for s in sets}
+    oof, streams, holters = out_of_fold(sets, folds, names, train)
     chosen_folds = [[s.name for s in sets if s.record in f and train(s)] for f in folds]
     _, cv = choose_episodes(oof, streams, holters, chosen_folds, window, hop, fs, smoothed=True)
-    out = {"nested_choices": cv["nested_choices"]}
-    for group, member in (groups or GROUPS).items():
+    return oof, streams, holters, cv["nested_choices"]
+
+
+def group_scores(oof: dict, streams: dict, holters: dict, sets: list, folds: list[list[str]], per_fold: list,
+                 groups: dict, geometry) -> dict:
+    """Per group: gross EC57 of each fold's analyses in the group under that fold's settings."""
+    out = {}
+    for group, member in groups.items():
         scores = []
-        for f, chosen in zip(folds, cv["nested_choices"], strict=True):
+        for f, settings in zip(folds, per_fold, strict=True):
             held = [s.name for s in sets if s.record in f and member(s)]
-            scores += record_scores(oof, streams, holters, held, EpisodeSettings(**chosen), window, hop, fs)
+            scores += record_scores(oof, streams, holters, held, settings, *geometry)
         out[group] = ec57.gross(scores)
     return out
+
+
+def nested(sets: list, folds: list[list[str]], train, geometry, names=INPUTS, groups=None) -> dict:
+    """Per group: gross EC57 of held-out analyses under settings chosen on the training groups' oof."""
+    oof, streams, holters, choices = fitted(sets, folds, train, geometry, names)
+    per_fold = [EpisodeSettings(**c) for c in choices]
+    return {"nested_choices": choices,
+            **group_scores(oof, streams, holters, sets, folds, per_fold, groups or GROUPS, geometry)}
 
 
 def held_out_main(doc: str, extra, groups: dict, fields: dict) -> int:

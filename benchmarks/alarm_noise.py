@@ -13,24 +13,16 @@ without AF.
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.alarm_leads import DATA, held_out_main  # noqa: E402
+from benchmarks.alarm_leads import DATA, held_out_main, recorded_noise  # noqa: E402
 
 KINDS = ("ma", "em", "bw")
 SNR_DB = 6.0
-
-
-@functools.cache
-def recorded_noise() -> dict:
-    from training.noise import load_recorded_noise
-
-    return load_recorded_noise(DATA / "nstdb", DATA / "mitdb")
 
 
 def stressed(model, name: str, rr) -> list:

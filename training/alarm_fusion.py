@@ -140,6 +140,20 @@ def as_probs(p: np.ndarray) -> np.ndarray:
     return np.stack([1 - p, p, np.zeros_like(p), np.zeros_like(p)], axis=1)
 
 
+def out_of_fold(sets: Sequence[AlarmWindows], folds: Sequence[Sequence[str]], names: Sequence[str] = INPUTS,
+                train: Callable[[AlarmWindows], bool] = lambda s: True) -> tuple[dict, dict, dict]:
+    """(p(AF) of each analysis from the fit that never saw its record, streams, holters) for EC57 scoring.
+
+    train: which analyses the fits learn from (every analysis is scored).
+    """
+    oof: dict[str, np.ndarray] = {}
+    for fold in folds:
+        block = fit([s for s in sets if s.record not in fold and train(s)], names)
+        oof.update({s.name: as_probs(p_af(block, s)) for s in sets if s.record in fold})
+    streams = {s.name: StreamWindows(s.name, s.ends, None, None, None, s.labels) for s in sets}
+    return oof, streams, {s.name: s.holter for s in sets}
+
+
 def cross_validate(sets: Sequence[AlarmWindows], folds: Sequence[Sequence[str]], window: int, hop: int,
                    model_fs: float, names: Sequence[str] = INPUTS) -> tuple:
     """(settings chosen on all out-of-fold probabilities, CV report) for the fusion over `names`.
@@ -152,14 +166,7 @@ def cross_validate(sets: Sequence[AlarmWindows], folds: Sequence[Sequence[str]],
     from core.events import EpisodeSettings
     from training.rhythm_head import record_scores, score
 
-    oof: dict[str, np.ndarray] = {}
-    for fold in folds:
-        block = fit([s for s in sets if s.record not in fold], names)
-        for s in sets:
-            if s.record in fold:
-                oof[s.name] = as_probs(p_af(block, s))
-    streams = {s.name: StreamWindows(s.name, s.ends, None, None, None, s.labels) for s in sets}
-    holters = {s.name: s.holter for s in sets}
+    oof, streams, holters = out_of_fold(sets, folds, names)
     fl = [[s.name for s in sets if s.record in f] for f in folds]
     settings, cv = choose_episodes(oof, streams, holters, fl, window, hop, model_fs, smoothed=True)
     for part, keep in (("clean", lambda s: s.name == s.record), ("noisy", lambda s: s.name != s.record)):

@@ -63,6 +63,11 @@ def folds(corpus: Corpus, k: int, seed: int) -> list[list[tuple[str, str]]]:
     return out
 
 
+def mitdb_folds(corpus: Corpus, k: int, seed: int) -> list[list[str]]:
+    """The MIT-BIH record names in each of `folds`' k folds: the alarm's folds (its RR input out of fold)."""
+    return [[r for db, r in part if db == "mitdb"] for part in folds(corpus, k, seed)]
+
+
 def load(corpus: Corpus, db: str, rec: str, source: str, cache: Path | None, profile: ErrorProfile) -> dict:
     return record_features(corpus.roots[db] / rec, source, cache, profile)
 

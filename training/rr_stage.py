@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from core.rr_features import CENTRE, FEATURES, N_INTERVALS, RR_CLIP_S
-from training.rr_cv import TRAIN_SOURCES, Corpus, cross_validate, training_rows, warm_cache
-from training.rr_cv import folds as rr_folds
+from training.rr_cv import TRAIN_SOURCES, Corpus, cross_validate, mitdb_folds, training_rows, warm_cache
 from training.rr_data import ErrorProfile
 from training.rr_model import TrainConfig, train_model
 
@@ -71,7 +70,7 @@ def train_rr_stage(bundle: str | Path, ltafdb: Path, mitdb: Path | None, cache: 
         from core.beat_episodes import BeatEpisodeSettings
         from training.alarm_fusion import train_alarm_stage
 
-        mit_folds = [[r for db, r in part if db == "mitdb"] for part in rr_folds(corpus, folds, seed)]
+        mit_folds = mitdb_folds(corpus, folds, seed)
         alarm = train_alarm_stage(bundle, mitdb, nstdb, {r: m for (db, r), m in fold_models.items()
                                                          if db == "mitdb"}, mit_folds,
                                   BeatEpisodeSettings.from_manifest(cv["chosen_on_all"]), seed, say,
