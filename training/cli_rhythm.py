@@ -6,7 +6,6 @@ dacl-train rr --bundle engines/default --ltafdb ../shared/data/ltafdb --mitdb ..
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -14,9 +13,9 @@ from typing import Annotated
 import typer
 
 from training.cli_console import console
+from training.features import cache_dir
 
-# beside the CinC windows (training.features.cache_dir), so $DACL_CACHE moves both
-DEFAULT_CACHE = Path(os.environ.get("DACL_CACHE", Path.home() / ".cache" / "dacl")) / "rr"
+DEFAULT_CACHE = cache_dir() / "rr"  # beside the CinC windows: $DACL_CACHE moves both
 
 
 def add_rr_model(bundle: Path, ltafdb: Path, mitdb: Path | None, cache: Path | None, folds: int,
