@@ -29,11 +29,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.alarm_leads import DATA  # noqa: E402
-from benchmarks.alarm_noise import recorded_noise, stressed_record  # noqa: E402
+from benchmarks.alarm_leads import DATA, recorded_noise  # noqa: E402
+from benchmarks.alarm_noise import stressed_record  # noqa: E402
 from core import ec57  # noqa: E402
 from core.headless import machine  # noqa: E402
-from training.alarm_fusion import INPUTS, AlarmWindows, as_probs, fit, load_windows, noisy_copy, p_af  # noqa: E402
+from training.alarm_fusion import INPUTS, AlarmWindows, load_windows, noisy_copy, out_of_fold  # noqa: E402
 from training.rhythm_head import GRID, StreamWindows, neighbours, objective, record_scores  # noqa: E402
 
 HALF_S = 0.1  # each beat's segment: ±100 ms around its R peak
@@ -110,11 +110,7 @@ def main() -> int:
         quality[s.name] = trailing_mean(window_quality(s, window, fs, args.seed, args.measure),
                                         args.average)
         print(f"quality {i + 1}/{len(sets)}: {s.name}", file=sys.stderr)
-    oof = {}
-    for fold in folds:
-        block = fit([s for s in train if s.record not in fold], INPUTS)
-        oof.update({s.name: p_af(block, s) for s in sets if s.record in fold})
-    holters = {s.name: s.holter for s in sets}
+    oof, _, holters = out_of_fold(sets, folds, INPUTS, lambda s: "@" not in s.name)
     views = {}  # threshold → (probs, streams) with the held windows left out
     thresholds = THRESHOLDS[args.measure]
     for tau in thresholds:
@@ -122,7 +118,7 @@ def main() -> int:
         for s in sets:
             keep = np.ones(len(s.ends), bool) if tau is None else quality[s.name] >= tau
             keep = keep if keep.any() else np.ones_like(keep)
-            probs[s.name] = as_probs(oof[s.name][keep])
+            probs[s.name] = oof[s.name][keep]
             streams[s.name] = StreamWindows(s.name, s.ends[keep], None, None, None, s.labels[keep])
         views[tau] = (probs, streams)
     cache: dict = {}
